@@ -1,0 +1,266 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "err.h"
+
+#define CONTENT_LABEL "ferry content v0"
+
+int ferry_random(void *p, size_t len)
+{
+    return RAND_bytes(p, (int)len) == 1 ? FERRY_OK : FERRY_ERR_CRYPTO;
+}
+
+void ferry_wipe(void *p, size_t len)
+{
+    OPENSSL_cleanse(p, len);
+}
+
+int ferry_x25519_keygen(uint8_t priv[32], uint8_t pub[32])
+{
+    EVP_PKEY *pk = NULL;
+    size_t l1 = 32, l2 = 32;
+    int r = FERRY_ERR_CRYPTO;
+
+    if ((pk = EVP_PKEY_Q_keygen(NULL, NULL, "X25519")) == NULL)
+        goto out;
+    if (EVP_PKEY_get_raw_private_key(pk, priv, &l1) != 1 || l1 != 32 ||
+        EVP_PKEY_get_raw_public_key(pk, pub, &l2) != 1 || l2 != 32)
+        goto out;
+    r = FERRY_OK;
+out:
+    EVP_PKEY_free(pk);
+    return r;
+}
+
+int ferry_x25519(const uint8_t priv[32], const uint8_t peer_pub[32],
+                 uint8_t shared[32])
+{
+    EVP_PKEY *me = NULL, *peer = NULL;
+    EVP_PKEY_CTX *ctx = NULL;
+    size_t len = 32;
+    uint8_t acc = 0;
+    int r = FERRY_ERR_CRYPTO, i;
+
+    me = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv, 32);
+    peer = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer_pub, 32);
+    if (me == NULL || peer == NULL)
+        goto out;
+    if ((ctx = EVP_PKEY_CTX_new(me, NULL)) == NULL ||
+        EVP_PKEY_derive_init(ctx) != 1 ||
+        EVP_PKEY_derive_set_peer(ctx, peer) != 1) {
+        /* OpenSSL refuses some low-order points here already. */
+        r = FERRY_ERR_BAD_VALUE;
+        goto out;
+    }
+    if (EVP_PKEY_derive(ctx, shared, &len) != 1 || len != 32) {
+        r = FERRY_ERR_BAD_VALUE;
+        goto out;
+    }
+    for (i = 0; i < 32; i++)
+        acc |= shared[i];
+    if (acc == 0) {
+        r = FERRY_ERR_BAD_VALUE;
+        goto out;
+    }
+    r = FERRY_OK;
+out:
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(me);
+    EVP_PKEY_free(peer);
+    return r;
+}
+
+int ferry_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+                      size_t ikm_len, const uint8_t *info, size_t info_len,
+                      uint8_t *out, size_t out_len)
+{
+    EVP_KDF *kdf = NULL;
+    EVP_KDF_CTX *ctx = NULL;
+    OSSL_PARAM params[5], *p = params;
+    int r = FERRY_ERR_CRYPTO;
+
+    if ((kdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL ||
+        (ctx = EVP_KDF_CTX_new(kdf)) == NULL)
+        goto out;
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                            (char *)"SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm,
+                                             ikm_len);
+    if (salt_len > 0)
+        *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                 (void *)salt, salt_len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info,
+                                             info_len);
+    *p = OSSL_PARAM_construct_end();
+    if (EVP_KDF_derive(ctx, out, out_len, params) != 1)
+        goto out;
+    r = FERRY_OK;
+out:
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return r;
+}
+
+int ferry_content_key(const uint8_t shared[32], const uint8_t chan_key[32],
+                      const char *sid, uint8_t key[32])
+{
+    uint8_t info[sizeof(CONTENT_LABEL) - 1 + FERRY_SID_MAX];
+    size_t sl = sid ? strlen(sid) : 0, ll = sizeof(CONTENT_LABEL) - 1;
+
+    if (sl == 0 || sl > FERRY_SID_MAX)
+        return FERRY_ERR_BAD_VALUE;
+    memcpy(info, CONTENT_LABEL, ll);
+    memcpy(info + ll, sid, sl);
+    return ferry_hkdf_sha256(chan_key, 32, shared, 32, info, ll + sl, key, 32);
+}
+
+void ferry_nonce(uint8_t dir, uint8_t kind, uint64_t number, uint8_t nonce[12])
+{
+    nonce[0] = dir;
+    nonce[1] = kind;
+    nonce[2] = 0;
+    nonce[3] = 0;
+    be64_put(nonce + 4, number);
+}
+
+size_t ferry_ad(uint8_t kind, uint64_t number, const char *sid, uint8_t *ad)
+{
+    size_t sl = strlen(sid);
+
+    if (sl > FERRY_SID_MAX)
+        sl = FERRY_SID_MAX;
+    ad[0] = kind;
+    be64_put(ad + 1, number);
+    memcpy(ad + 9, sid, sl);
+    return 9 + sl;
+}
+
+struct aead {
+    EVP_CIPHER_CTX *enc;
+    EVP_CIPHER_CTX *dec;
+};
+
+struct aead *aead_new(const uint8_t key[32])
+{
+    struct aead *a = calloc(1, sizeof(*a));
+
+    if (a == NULL)
+        return NULL;
+    a->enc = EVP_CIPHER_CTX_new();
+    a->dec = EVP_CIPHER_CTX_new();
+    if (a->enc == NULL || a->dec == NULL ||
+        EVP_EncryptInit_ex(a->enc, EVP_aes_256_gcm(), NULL, key, NULL) != 1 ||
+        EVP_DecryptInit_ex(a->dec, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
+        aead_free(a);
+        return NULL;
+    }
+    return a;
+}
+
+void aead_free(struct aead *a)
+{
+    if (a == NULL)
+        return;
+    EVP_CIPHER_CTX_free(a->enc); /* cleanses the key schedule */
+    EVP_CIPHER_CTX_free(a->dec);
+    free(a);
+}
+
+int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
+              size_t ad_len, const uint8_t *in, size_t len, uint8_t *out)
+{
+    int n;
+
+    if (len > INT32_MAX)
+        return FERRY_ERR_BAD_VALUE;
+    if (EVP_EncryptInit_ex(a->enc, NULL, NULL, NULL, nonce) != 1 ||
+        EVP_EncryptUpdate(a->enc, NULL, &n, ad, (int)ad_len) != 1 ||
+        EVP_EncryptUpdate(a->enc, out, &n, in, (int)len) != 1 ||
+        EVP_EncryptFinal_ex(a->enc, out + n, &n) != 1 ||
+        EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, 16, out + len) != 1)
+        return FERRY_ERR_CRYPTO;
+    return FERRY_OK;
+}
+
+int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
+              size_t ad_len, const uint8_t *in, size_t len, uint8_t *out)
+{
+    size_t clen;
+    int n;
+
+    if (len < 16 || len - 16 > INT32_MAX)
+        return FERRY_ERR_BAD_LENGTH;
+    clen = len - 16;
+    if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1 ||
+        EVP_DecryptUpdate(a->dec, NULL, &n, ad, (int)ad_len) != 1 ||
+        EVP_DecryptUpdate(a->dec, out, &n, in, (int)clen) != 1 ||
+        EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, 16,
+                            (void *)(in + clen)) != 1)
+        return FERRY_ERR_CRYPTO;
+    if (EVP_DecryptFinal_ex(a->dec, out + n, &n) != 1) {
+        OPENSSL_cleanse(out, clen);
+        return FERRY_ERR_INTEGRITY;
+    }
+    return FERRY_OK;
+}
+
+struct sha256 {
+    EVP_MD_CTX *md;
+};
+
+struct sha256 *sha256_new(void)
+{
+    struct sha256 *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    if ((s->md = EVP_MD_CTX_new()) == NULL ||
+        EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1) {
+        sha256_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct sha256 *sha256_dup(const struct sha256 *s)
+{
+    struct sha256 *d = calloc(1, sizeof(*d));
+
+    if (d == NULL)
+        return NULL;
+    if ((d->md = EVP_MD_CTX_new()) == NULL ||
+        EVP_MD_CTX_copy_ex(d->md, s->md) != 1) {
+        sha256_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void sha256_free(struct sha256 *s)
+{
+    if (s == NULL)
+        return;
+    EVP_MD_CTX_free(s->md);
+    free(s);
+}
+
+int sha256_update(struct sha256 *s, const void *p, size_t len)
+{
+    return EVP_DigestUpdate(s->md, p, len) == 1 ? FERRY_OK : FERRY_ERR_CRYPTO;
+}
+
+int sha256_final(struct sha256 *s, uint8_t out[32])
+{
+    unsigned int len = 32;
+    return EVP_DigestFinal_ex(s->md, out, &len) == 1 ? FERRY_OK
+                                                     : FERRY_ERR_CRYPTO;
+}

@@ -1,0 +1,69 @@
+/* Ferry's end-to-end crypto on OpenSSL 3 EVP (XEP draft, "Key
+ * Derivation"):
+ *
+ *   shared      = X25519(own private, peer public)
+ *   content key = HKDF-SHA256(salt = channel key, ikm = shared,
+ *                             info = "ferry content v0" | sid), 32 bytes
+ *   nonce (12)  = direction u8 | kind u8 | 0x0000 | number u64
+ *   AD          = kind u8 | number u64 | sid
+ *
+ * Every function returns FERRY_OK or a FERRY_ERR_* code. */
+#ifndef FERRY_CRYPTO_H
+#define FERRY_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FERRY_X25519_LEN 32
+#define FERRY_KEY_LEN 32
+#define FERRY_NONCE_LEN 12
+#define FERRY_SID_MAX 64
+#define FERRY_AD_MAX (1 + 8 + FERRY_SID_MAX)
+
+enum { FERRY_DIR_TO_RECEIVER = 1 };
+enum { FERRY_KIND_DATA = 1, FERRY_KIND_END = 2 };
+
+int ferry_x25519_keygen(uint8_t priv[32], uint8_t pub[32]);
+/* Refuses a peer key that gives the all-zero secret
+ * (FERRY_ERR_BAD_VALUE). */
+int ferry_x25519(const uint8_t priv[32], const uint8_t peer_pub[32],
+                 uint8_t shared[32]);
+
+int ferry_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
+                      size_t ikm_len, const uint8_t *info, size_t info_len,
+                      uint8_t *out, size_t out_len);
+
+/* sid: 1..FERRY_SID_MAX bytes. */
+int ferry_content_key(const uint8_t shared[32], const uint8_t chan_key[32],
+                      const char *sid, uint8_t key[32]);
+
+void ferry_nonce(uint8_t dir, uint8_t kind, uint64_t number, uint8_t nonce[12]);
+/* Writes the AD into ad (FERRY_AD_MAX bytes); returns its length. */
+size_t ferry_ad(uint8_t kind, uint64_t number, const char *sid, uint8_t *ad);
+
+/* One AES-256-GCM key, reusable across chunks. */
+struct aead;
+struct aead *aead_new(const uint8_t key[32]); /* NULL on failure */
+void aead_free(struct aead *a);               /* accepts NULL */
+/* out receives len bytes of ciphertext then the 16-byte tag; out may equal
+ * in. */
+int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
+              size_t ad_len, const uint8_t *in, size_t len, uint8_t *out);
+/* in holds ciphertext then tag (len >= 16); out gets len-16 bytes.
+ * FERRY_ERR_INTEGRITY when the tag does not verify (out is then wiped). */
+int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
+              size_t ad_len, const uint8_t *in, size_t len, uint8_t *out);
+
+/* Streaming SHA-256. */
+struct sha256;
+struct sha256 *sha256_new(void);
+void sha256_free(struct sha256 *s);
+int sha256_update(struct sha256 *s, const void *p, size_t len);
+int sha256_final(struct sha256 *s, uint8_t out[32]);
+/* A copy of the running state, for checkpoints. NULL on failure. */
+struct sha256 *sha256_dup(const struct sha256 *s);
+
+int ferry_random(void *p, size_t len);
+void ferry_wipe(void *p, size_t len);
+
+#endif
