@@ -1,0 +1,110 @@
+/* Prints the XEP appendix test vectors, computed by common/ from fixed
+ * inputs. tests/xep/check-xep.sh compares this output with the appendix,
+ * so the draft cannot state a vector the code does not produce. */
+#include <stdio.h>
+#include <string.h>
+
+#include "buf.h"
+#include "chan.h"
+#include "codec.h"
+#include "crypto.h"
+#include "err.h"
+#include "frame.h"
+
+static void show(const char *name, const uint8_t *p, size_t len)
+{
+    char hex[2 * 2048 + 1];
+
+    hex_encode(p, len, hex);
+    printf("%s: %s\n", name, hex);
+}
+
+static int unhex(const char *s, uint8_t *out, size_t n)
+{
+    return hex_decode(s, out, n) == FERRY_OK ? 0 : 1;
+}
+
+int main(void)
+{
+    static const char secret[] = "ferry test secret, 32 bytes long";
+    static const char sid[] = "f3rry-test-1";
+    static const char msg[] = "Hello, Ferry!";
+    uint8_t id[32], key[32], ch[32], proof[32], a_priv[32], a_pub[32],
+        b_priv[32], b_pub[32], shared[32], ck[32], nonce[12], ad[FERRY_AD_MAX],
+        sealed[64], endpt[40], endsealed[56];
+    size_t adl, i;
+    struct aead *a;
+    struct sha256 *h;
+    struct buf *b = buf_new(4096);
+    int bad = 0;
+
+    memset(id, 0, 4);
+    be64_put(id + 4, 1767225600ULL); /* 2026-01-01T00:00:00Z */
+    for (i = 0; i < 20; i++)
+        id[12 + i] = (uint8_t)(i + 1);
+    for (i = 0; i < 32; i++)
+        ch[i] = (uint8_t)(0xa0 + i);
+    bad |= unhex(
+        "77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
+        a_priv, 32);
+    bad |= unhex(
+        "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
+        b_priv, 32);
+    bad |= unhex(
+        "8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
+        a_pub, 32);
+    bad |= unhex(
+        "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
+        b_pub, 32);
+    bad |= chan_key((const uint8_t *)secret, 32, id, key);
+    bad |= chan_proof(key, ch, ROLE_SENDER, id, proof);
+    bad |= ferry_x25519(a_priv, b_pub, shared);
+    bad |= ferry_content_key(shared, key, sid, ck);
+    show("shared-secret", (const uint8_t *)secret, 32);
+    show("channel-id", id, 32);
+    show("channel-key", key, 32);
+    show("challenge", ch, 32);
+    show("proof-sender", proof, 32);
+    bad |= chan_proof(key, ch, ROLE_RECEIVER, id, proof);
+    show("proof-receiver", proof, 32);
+    show("sender-x25519-public", a_pub, 32);
+    show("receiver-x25519-public", b_pub, 32);
+    show("x25519-shared", shared, 32);
+    printf("sid: %s\n", sid);
+    show("content-key", ck, 32);
+
+    a = aead_new(ck);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
+    adl = ferry_ad(FERRY_KIND_DATA, 0, sid, ad);
+    bad |=
+        aead_seal(a, nonce, ad, adl, (const uint8_t *)msg, strlen(msg), sealed);
+    printf("chunk-0-plaintext: %s\n", msg);
+    show("chunk-0-nonce", nonce, 12);
+    show("chunk-0-ad", ad, adl);
+    show("chunk-0-sealed", sealed, strlen(msg) + 16);
+    bad |= frame_put_data(b, 0, sealed, strlen(msg) + 16);
+    show("data-frame", buf_ptr(b), buf_len(b));
+    buf_reset(b);
+
+    h = sha256_new();
+    sha256_update(h, msg, strlen(msg));
+    be64_put(endpt, strlen(msg));
+    sha256_final(h, endpt + 8);
+    sha256_free(h);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 1, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 1, sid, ad);
+    bad |= aead_seal(a, nonce, ad, adl, endpt, 40, endsealed);
+    show("end-plaintext", endpt, 40);
+    show("end-nonce", nonce, 12);
+    bad |= frame_put_end(b, 1, endsealed);
+    show("end-frame", buf_ptr(b), buf_len(b));
+    buf_reset(b);
+    bad |= chan_proof(key, ch, ROLE_SENDER, id, proof);
+    bad |= frame_put_auth(b, ROLE_SENDER, id, proof);
+    show("auth-frame-sender", buf_ptr(b), buf_len(b));
+    aead_free(a);
+    buf_free(b);
+    if (bad)
+        fprintf(stderr, "vectors: a computation failed\n");
+    return bad ? 1 : 0;
+}
