@@ -179,6 +179,16 @@ int buf_reserve(struct buf *b, size_t len, uint8_t **p)
     return FERRY_OK;
 }
 
+int buf_unreserve(struct buf *b, size_t len)
+{
+    if (b->readonly || buf_len(b) < len)
+        return FERRY_ERR_BAD_VALUE;
+    b->len -= len;
+    if (b->off == b->len)
+        b->off = b->len = 0;
+    return FERRY_OK;
+}
+
 int buf_put_bytes(struct buf *b, const void *data, size_t len)
 {
     uint8_t *p;

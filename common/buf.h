@@ -47,6 +47,9 @@ int buf_put_bytes(struct buf *b, const void *data, size_t len);
 /* Reserves len writable bytes at the end and returns them in *p; the
  * caller fills them at once. */
 int buf_reserve(struct buf *b, size_t len, uint8_t **p);
+/* Gives back the last len bytes of a reservation that were not filled
+ * (after a short read). FERRY_OK or FERRY_ERR_BAD_VALUE. */
+int buf_unreserve(struct buf *b, size_t len);
 
 /* Raw big-endian helpers for fixed layouts. */
 static inline void be16_put(uint8_t *p, uint16_t v)

@@ -161,6 +161,23 @@ START_TEST(put_u24_refuses_values_over_24_bits)
 }
 END_TEST
 
+START_TEST(unreserve_gives_back_unfilled_tail)
+{
+    struct buf *b = buf_new(64);
+    uint8_t *p;
+
+    buf_put_bytes(b, "ab", 2);
+    ck_assert_int_eq(buf_reserve(b, 10, &p), FERRY_OK);
+    memcpy(p, "cd", 2);
+    ck_assert_int_eq(buf_unreserve(b, 8), FERRY_OK);
+    ck_assert_uint_eq(buf_len(b), 4);
+    ck_assert_int_eq(memcmp(buf_ptr(b), "abcd", 4), 0);
+    ck_assert_int_eq(buf_unreserve(b, 5), FERRY_ERR_BAD_VALUE);
+    ck_assert_uint_eq(buf_len(b), 4);
+    buf_free(b);
+}
+END_TEST
+
 START_TEST(free_accepts_null)
 {
     buf_free(NULL);
@@ -182,6 +199,7 @@ static Suite *suite(void)
     tcase_add_test(tc, peek_does_not_consume_and_checks_bounds);
     tcase_add_test(tc, readonly_view_refuses_puts);
     tcase_add_test(tc, put_u24_refuses_values_over_24_bits);
+    tcase_add_test(tc, unreserve_gives_back_unfilled_tail);
     tcase_add_test(tc, free_accepts_null);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,424 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "relay.h"
+
+static void conn_io(struct loop *l, int fd, void *ud, int mask);
+
+static const char *role_name(uint8_t role)
+{
+    return role == ROLE_SENDER     ? "sender"
+           : role == ROLE_RECEIVER ? "receiver"
+                                   : "-";
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *ip, size_t iplen,
+                      char *out, size_t outlen)
+{
+    uint16_t port = 0;
+
+    ip[0] = '\0';
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const void *)ss;
+        inet_ntop(AF_INET, &s4->sin_addr, ip, (socklen_t)iplen);
+        port = ntohs(s4->sin_port);
+        snprintf(out, outlen, "%s:%u", ip, port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const void *)ss;
+        inet_ntop(AF_INET6, &s6->sin6_addr, ip, (socklen_t)iplen);
+        port = ntohs(s6->sin6_port);
+        snprintf(out, outlen, "[%s]:%u", ip, port);
+    } else {
+        snprintf(ip, iplen, "unix");
+        snprintf(out, outlen, "unix");
+    }
+}
+
+static int per_ip_add(struct relay *r, const char *ip, int delta)
+{
+    gpointer v = g_hash_table_lookup(r->per_ip, ip);
+    long n = GPOINTER_TO_INT(v) + delta;
+
+    if (n <= 0)
+        g_hash_table_remove(r->per_ip, ip);
+    else
+        g_hash_table_insert(r->per_ip, g_strdup(ip), GINT_TO_POINTER(n));
+    return (int)n;
+}
+
+/* Refuses a connection we will not serve: one ERROR frame, best effort,
+ * then close. Never blocks. */
+static void refuse(struct relay *r, int fd, const char *peer, int code,
+                   const char *why)
+{
+    uint8_t tmp[64];
+    struct buf *b = buf_new(sizeof(tmp));
+
+    if (b != NULL && frame_put_error(b, (uint16_t)code, why) == FERRY_OK)
+        (void)!write(fd, buf_ptr(b), buf_len(b));
+    buf_free(b);
+    close(fd);
+    r->st.conns_refused++;
+    r->st.errors[code]++;
+    log_info("conn refused peer=%s reason=%s", peer, ferry_errname(code));
+}
+
+void conn_accept(struct loop *l, int lfd, void *ud, int mask)
+{
+    struct relay *r = ud;
+    struct sockaddr_storage ss;
+    socklen_t sl;
+    struct conn *c;
+    char ip[48], peer[64];
+    int fd, one = 1, burst;
+
+    (void)mask;
+    if (r->draining)
+        return;
+    for (burst = 0; burst < 64; burst++) {
+        sl = sizeof(ss);
+        fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+                     SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EMFILE || errno == ENFILE) {
+                /* Out of fds: stop accepting briefly instead of
+                 * spinning on a listener that stays readable. */
+                log_warn("accept");
+                r->accept_paused_until = loop_now_ms() + 100;
+                for (size_t i = 0; i < r->nlisten; i++)
+                    loop_mask(l, r->listen_fds[i], 0, LOOP_READ);
+            } else if (errno != EAGAIN && errno != EINTR &&
+                       errno != ECONNABORTED)
+                log_warn("accept");
+            return;
+        }
+        peer_name(&ss, ip, sizeof(ip), peer, sizeof(peer));
+        if (fd >= r->setsize || (int64_t)r->nconns >= r->conf.max_connections) {
+            refuse(r, fd, peer, FERRY_ERR_LIMIT, "too many connections");
+            continue;
+        }
+        if (r->conf.max_per_ip > 0 &&
+            GPOINTER_TO_INT(g_hash_table_lookup(r->per_ip, ip)) >=
+                r->conf.max_per_ip) {
+            refuse(r, fd, peer, FERRY_ERR_LIMIT,
+                   "too many connections from this address");
+            continue;
+        }
+        if ((c = calloc(1, sizeof(*c))) == NULL) {
+            refuse(r, fd, peer, FERRY_ERR_INTERNAL, "out of memory");
+            continue;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        c->c_fd = fd;
+        c->c_id = ++r->next_conn_id;
+        c->c_since = c->c_last_io = loop_now_ms();
+        snprintf(c->c_peer, sizeof(c->c_peer), "%s", peer);
+        snprintf(c->c_ip, sizeof(c->c_ip), "%s", ip);
+        per_ip_add(r, ip, 1);
+        r->conns[fd] = c;
+        r->nconns++;
+        r->st.conns_accepted++;
+        if (loop_set(l, fd, LOOP_READ, conn_io, r) < 0) {
+            log_warn("epoll add");
+            conn_close(r, c, "internal", FERRY_ERR_INTERNAL);
+            continue;
+        }
+        log_debug("conn=%llu accepted peer=%s", (unsigned long long)c->c_id,
+                  peer);
+        handshake_start(r, c);
+    }
+}
+
+/* Queues a relay-made frame for c. The writer sends it once every whole
+ * frame forwarded to c is out, so it never lands inside another frame. */
+int conn_notice(struct relay *r, struct conn *c, const uint8_t *p, size_t len)
+{
+    if (c->c_state == CONN_DEAD)
+        return FERRY_ERR_IO;
+    if (NOTICE_MAX - c->c_notice_len < len)
+        return FERRY_ERR_NO_SPACE;
+    memcpy(c->c_notice + c->c_notice_len, p, len);
+    c->c_notice_len += len;
+    conn_want_write(r, c);
+    return FERRY_OK;
+}
+
+void conn_want_write(struct relay *r, struct conn *c)
+{
+    if (c->c_state != CONN_DEAD)
+        loop_mask(r->loop, c->c_fd, LOOP_WRITE, 0);
+}
+
+static void notice_frame(struct relay *r, struct conn *c, int type, int code)
+{
+    uint8_t tmp[16];
+    struct buf *b = buf_new(sizeof(tmp));
+
+    if (b == NULL)
+        return;
+    if (type == FRAME_PEER_GONE)
+        frame_put_code(b, FRAME_PEER_GONE, (uint16_t)code);
+    if (buf_len(b) > 0)
+        conn_notice(r, c, buf_ptr(b), buf_len(b));
+    buf_free(b);
+}
+
+/* Ends c. peer_code: what the peer is told in PEER_GONE (0: nothing, e.g.
+ * after a completed transfer). The peer is flushed and closed too. */
+void conn_close(struct relay *r, struct conn *c, const char *reason,
+                int peer_code)
+{
+    struct channel *ch = c->c_chan;
+    struct conn *peer = NULL;
+
+    if (c->c_state == CONN_DEAD)
+        return;
+    if (ch != NULL) {
+        peer = c->c_role == ROLE_SENDER ? ch->ch_receiver : ch->ch_sender;
+        if (ch->ch_complete)
+            peer_code = 0;
+    }
+    log_info("conn=%llu closed role=%s peer=%s state=%d reason=%s "
+             "bytes_in=%llu bytes_out=%llu ms=%lld",
+             (unsigned long long)c->c_id, role_name(c->c_role), c->c_peer,
+             (int)c->c_state, reason, (unsigned long long)c->c_bytes_in,
+             (unsigned long long)c->c_bytes_out, loop_now_ms() - c->c_since);
+    c->c_reason = reason;
+    c->c_state = CONN_DEAD;
+    loop_del(r->loop, c->c_fd);
+    close(c->c_fd);
+    r->conns[c->c_fd] = NULL;
+    r->nconns--;
+    per_ip_add(r, c->c_ip, -1);
+    /* A partial frame from c can never complete: drop it so the peer
+     * gets only whole frames, then the notice. */
+    if (ch != NULL && ch->ch_paired)
+        ring_drop_partial(c->c_role == ROLE_SENDER ? &ch->ch_to_receiver
+                                                   : &ch->ch_to_sender);
+    pair_detach(r, c);
+    if (peer != NULL && peer->c_state != CONN_DEAD &&
+        peer->c_state != CONN_CLOSING) {
+        if (peer_code != 0) {
+            notice_frame(r, peer, FRAME_PEER_GONE, peer_code);
+            r->st.peer_gone[peer_code]++;
+        }
+        peer->c_state = CONN_CLOSING;
+        peer->c_close_at = loop_now_ms() + 2000;
+        peer->c_reason = peer_code ? "peer-gone" : "done";
+        loop_mask(r->loop, peer->c_fd, LOOP_WRITE, LOOP_READ);
+    }
+    c->c_next_dead = r->dead;
+    r->dead = c;
+}
+
+/* Protocol failure of c: ERROR to c (flushed, then closed), PEER_GONE
+ * (peer-error) to its peer. */
+void conn_fail(struct relay *r, struct conn *c, int code, const char *text)
+{
+    struct buf *b = buf_new(FERRY_FRAME_HDR + 2 + FERRY_ERROR_TEXT_MAX);
+    struct channel *ch = c->c_chan;
+    struct conn *peer = NULL;
+
+    if (c->c_state == CONN_DEAD || c->c_state == CONN_CLOSING)
+        return;
+    r->st.errors[code]++;
+    log_info("conn=%llu error=%s peer=%s role=%s: %s",
+             (unsigned long long)c->c_id, ferry_errname(code), c->c_peer,
+             role_name(c->c_role), text ? text : ferry_strerror(code));
+    /* The offender's frame goes out ahead of anything still queued. */
+    c->c_notice_len = 0;
+    if (b != NULL &&
+        frame_put_error(b, (uint16_t)code,
+                        text ? text : ferry_strerror(code)) == FERRY_OK)
+        conn_notice(r, c, buf_ptr(b), buf_len(b));
+    buf_free(b);
+    if (ch != NULL) {
+        peer = c->c_role == ROLE_SENDER ? ch->ch_receiver : ch->ch_sender;
+        if (ch->ch_paired) {
+            /* Nothing more is forwarded to the offender. */
+            struct ring *out = forward_out_ring(c);
+            out->r_head = out->r_len = out->r_ready = 0;
+            ring_drop_partial(c->c_role == ROLE_SENDER ? &ch->ch_to_receiver
+                                                       : &ch->ch_to_sender);
+        }
+        pair_detach(r, c);
+        if (peer != NULL && peer->c_state != CONN_CLOSING) {
+            if (!ch->ch_complete) {
+                /* Timeouts and shutdown are not the peer's fault: say
+                 * which; anything else is a protocol error. */
+                int pc = (code == FERRY_ERR_IDLE_TIMEOUT ||
+                          code == FERRY_ERR_SHUTDOWN)
+                             ? code
+                             : FERRY_ERR_PEER_ERROR;
+                notice_frame(r, peer, FRAME_PEER_GONE, pc);
+                r->st.peer_gone[pc]++;
+            }
+            peer->c_state = CONN_CLOSING;
+            peer->c_close_at = loop_now_ms() + 2000;
+            peer->c_reason = "peer-gone";
+            loop_mask(r->loop, peer->c_fd, LOOP_WRITE, LOOP_READ);
+        }
+    }
+    c->c_state = CONN_CLOSING;
+    c->c_reason = ferry_errname(code);
+    c->c_close_at = loop_now_ms() + 1000;
+    loop_mask(r->loop, c->c_fd, LOOP_WRITE, LOOP_READ);
+}
+
+/* Writes c's pending bytes: forwarded frames first, then relay notices.
+ * Returns 0, or -1 when c was closed. */
+static int conn_flush(struct relay *r, struct conn *c)
+{
+    ssize_t n;
+
+    if (c->c_chan != NULL && c->c_chan->ch_paired) {
+        if (forward_write(r, c) < 0)
+            return -1;
+        if (forward_out_ring(c)->r_ready > 0)
+            return 0; /* socket full; notices wait for a frame boundary */
+    }
+    while (c->c_notice_len > 0) {
+        n = write(c->c_fd, c->c_notice, c->c_notice_len);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                return 0;
+            conn_close(r, c, "write-error", FERRY_ERR_PEER_CLOSED);
+            return -1;
+        }
+        memmove(c->c_notice, c->c_notice + n, c->c_notice_len - (size_t)n);
+        c->c_notice_len -= (size_t)n;
+        c->c_bytes_out += (uint64_t)n;
+        c->c_last_io = loop_now_ms();
+    }
+    return 0;
+}
+
+static int conn_pending(struct conn *c)
+{
+    if (c->c_notice_len > 0)
+        return 1;
+    if (c->c_chan != NULL && c->c_chan->ch_paired &&
+        forward_out_ring(c)->r_ready > 0)
+        return 1;
+    return 0;
+}
+
+static void conn_io(struct loop *l, int fd, void *ud, int mask)
+{
+    struct relay *r = ud;
+    struct conn *c = r->conns[fd];
+
+    (void)l;
+    if (c == NULL || c->c_state == CONN_DEAD)
+        return;
+    if (mask & LOOP_READ) {
+        switch (c->c_state) {
+        case CONN_HANDSHAKE:
+            handshake_read(r, c);
+            break;
+        case CONN_WAITING: {
+            /* Nothing may come before PEER_JOINED; a close is a close. */
+            uint8_t b;
+            ssize_t n = recv(fd, &b, 1, MSG_PEEK);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                conn_close(r, c, "peer-closed", FERRY_ERR_PEER_CLOSED);
+            else if (n > 0)
+                conn_fail(r, c, FERRY_ERR_UNEXPECTED,
+                          "frame before PEER_JOINED");
+            break;
+        }
+        case CONN_PAIRED:
+            forward_read(r, c);
+            break;
+        case CONN_CLOSING: {
+            char junk[16384];
+            ssize_t n = read(fd, junk, sizeof(junk));
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+                conn_close(r, c, c->c_reason ? c->c_reason : "closed", 0);
+            break;
+        }
+        default:
+            break;
+        }
+        return;
+    }
+    if (mask & LOOP_WRITE) {
+        if (conn_flush(r, c) < 0)
+            return;
+        if (!conn_pending(c)) {
+            loop_mask(r->loop, fd, 0, LOOP_WRITE);
+            if (c->c_state == CONN_CLOSING && !c->c_eof) {
+                /* Half-close and drain what the peer still sends until it
+                 * closes (or the deadline): closing with unread input
+                 * would reset the connection and could destroy the
+                 * notice just written before the peer reads it. */
+                c->c_eof = 1;
+                shutdown(fd, SHUT_WR);
+                loop_mask(r->loop, fd, LOOP_READ, 0);
+            }
+        }
+    }
+}
+
+void conn_reap(struct relay *r)
+{
+    struct conn *c;
+
+    while ((c = r->dead) != NULL) {
+        r->dead = c->c_next_dead;
+        free(c);
+    }
+}
+
+/* One pass over all connections for the timeouts (no timer per
+ * connection). */
+void conn_sweep(struct relay *r, long long now)
+{
+    int fd;
+    struct conn *c;
+
+    for (fd = 0; fd < r->setsize; fd++) {
+        if ((c = r->conns[fd]) == NULL)
+            continue;
+        switch (c->c_state) {
+        case CONN_HANDSHAKE:
+            if (now - c->c_since > r->conf.handshake_timeout_ms)
+                conn_fail(r, c, FERRY_ERR_HANDSHAKE_TIMEOUT,
+                          "no valid AUTH in time");
+            break;
+        case CONN_WAITING:
+            if (now - c->c_since > r->conf.unpaired_timeout * 1000)
+                conn_fail(r, c, FERRY_ERR_UNPAIRED_TIMEOUT,
+                          "peer did not join in time");
+            break;
+        case CONN_PAIRED:
+            if (now - c->c_last_io > r->conf.idle_timeout * 1000) {
+                struct channel *ch = c->c_chan;
+                struct conn *peer =
+                    c->c_role == ROLE_SENDER ? ch->ch_receiver : ch->ch_sender;
+                if (peer &&
+                    now - peer->c_last_io <= r->conf.idle_timeout * 1000)
+                    break; /* the other direction is alive */
+                conn_fail(r, c, FERRY_ERR_IDLE_TIMEOUT, "idle too long");
+            }
+            break;
+        case CONN_CLOSING:
+            if (now > c->c_close_at)
+                conn_close(r, c, c->c_reason ? c->c_reason : "closing", 0);
+            break;
+        default:
+            break;
+        }
+    }
+}

@@ -1,0 +1,168 @@
+#include <errno.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "relay.h"
+
+/* Forwarding: bytes from one end go straight into the ring toward the other
+ * (one copy, by the kernel), frame headers are checked as they pass, and
+ * whole frames are written out at once. Backpressure lives here only: when
+ * the ring toward the receiver is full the sender is no longer read and is
+ * told SLOW_DOWN; when it drains below a quarter, RESUME. */
+
+struct fwd_ctx {
+    struct relay *r;
+    struct conn *from;
+    struct channel *ch;
+};
+
+struct ring *forward_out_ring(struct conn *c)
+{
+    return c->c_role == ROLE_SENDER ? &c->c_chan->ch_to_sender
+                                    : &c->c_chan->ch_to_receiver;
+}
+
+static struct ring *in_ring(struct conn *c)
+{
+    return c->c_role == ROLE_SENDER ? &c->c_chan->ch_to_receiver
+                                    : &c->c_chan->ch_to_sender;
+}
+
+static struct conn *peer_of(struct conn *c)
+{
+    return c->c_role == ROLE_SENDER ? c->c_chan->ch_receiver
+                                    : c->c_chan->ch_sender;
+}
+
+static int check_header(uint8_t type, uint32_t len, void *ud)
+{
+    struct fwd_ctx *x = ud;
+    const struct frame_info *fi = frame_info(type);
+    unsigned need = x->from->c_role == ROLE_SENDER ? FRAME_FROM_SENDER
+                                                   : FRAME_FROM_RECEIVER;
+    int rc;
+
+    if (fi == NULL)
+        return FERRY_ERR_UNKNOWN_TYPE;
+    if ((rc = frame_check_header(type, len, (uint32_t)x->r->conf.max_frame)) !=
+        FERRY_OK)
+        return rc;
+    if (!(fi->senders & need) || type == FRAME_AUTH)
+        return FERRY_ERR_UNEXPECTED;
+    if (x->ch->ch_complete && type != FRAME_CANCEL)
+        return FERRY_ERR_UNEXPECTED;
+    return FERRY_OK;
+}
+
+static void frame_done(uint8_t type, void *ud)
+{
+    struct fwd_ctx *x = ud;
+
+    x->r->st.frames_forwarded++;
+    if (type == FRAME_VERIFIED || type == FRAME_CANCEL)
+        x->ch->ch_complete = 1;
+}
+
+static void put_notice(struct relay *r, struct conn *c, int type,
+                       uint32_t queued)
+{
+    uint8_t tmp[FERRY_FRAME_HDR + 4];
+    struct buf *b = buf_new(sizeof(tmp));
+
+    if (b == NULL)
+        return;
+    if (type == FRAME_SLOW_DOWN)
+        frame_put_slow_down(b, queued);
+    else
+        frame_put_empty(b, (uint8_t)type);
+    conn_notice(r, c, buf_ptr(b), buf_len(b));
+    buf_free(b);
+}
+
+void forward_read(struct relay *r, struct conn *c)
+{
+    struct ring *in = in_ring(c);
+    struct conn *peer = peer_of(c);
+    struct fwd_ctx x = {r, c, c->c_chan};
+    struct iovec iov[2];
+    ssize_t n;
+    int cnt, rc;
+
+    cnt = ring_free_iov(in, iov);
+    if (cnt == 0) {
+        loop_mask(r->loop, c->c_fd, 0, LOOP_READ);
+        return;
+    }
+    n = readv(c->c_fd, iov, cnt);
+    if (n == 0) {
+        conn_close(r, c, "peer-closed", FERRY_ERR_PEER_CLOSED);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            conn_close(r, c, "read-error", FERRY_ERR_PEER_CLOSED);
+        return;
+    }
+    c->c_bytes_in += (uint64_t)n;
+    c->c_last_io = loop_now_ms();
+    size_t before = in->r_ready;
+    rc = ring_commit(in, (size_t)n, check_header, frame_done, &x);
+    if (rc != FERRY_OK) {
+        conn_fail(r, c, rc, NULL);
+        return;
+    }
+    if (peer != NULL && in->r_ready > before)
+        conn_want_write(r, peer);
+    if (ring_free_space(in) == 0) {
+        /* Full: stop reading this end until the other drains it. */
+        loop_mask(r->loop, c->c_fd, 0, LOOP_READ);
+        if (c->c_role == ROLE_SENDER && !c->c_slowed) {
+            c->c_slowed = 1;
+            r->st.slow_downs++;
+            put_notice(r, c, FRAME_SLOW_DOWN, (uint32_t)in->r_len);
+            log_debug("conn=%llu slow-down queued=%zu",
+                      (unsigned long long)c->c_id, in->r_len);
+        }
+    }
+}
+
+int forward_write(struct relay *r, struct conn *c)
+{
+    struct ring *out = forward_out_ring(c);
+    struct conn *src = peer_of(c);
+    struct iovec iov[2];
+    ssize_t n;
+    int cnt;
+
+    while ((cnt = ring_ready_iov(out, iov)) > 0) {
+        n = writev(c->c_fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR)
+                break;
+            conn_close(r, c, "write-error", FERRY_ERR_PEER_CLOSED);
+            return -1;
+        }
+        ring_consume(out, (size_t)n);
+        c->c_bytes_out += (uint64_t)n;
+        c->c_last_io = loop_now_ms();
+        r->st.bytes_forwarded += (uint64_t)n;
+    }
+    /* Resume below the low mark, and also whenever no whole frame is left:
+     * the rest is a partial frame that only more reading can complete. */
+    if (src != NULL && src->c_state == CONN_PAIRED &&
+        !(loop_getmask(r->loop, src->c_fd) & LOOP_READ) &&
+        (out->r_len <= out->r_cap / 4 || out->r_ready == 0)) {
+        loop_mask(r->loop, src->c_fd, LOOP_READ, 0);
+        if (src->c_slowed) {
+            src->c_slowed = 0;
+            r->st.resumes++;
+            put_notice(r, src, FRAME_RESUME, 0);
+            log_debug("conn=%llu resume", (unsigned long long)src->c_id);
+        }
+    }
+    return 0;
+}

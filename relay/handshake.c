@@ -1,0 +1,90 @@
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "chan.h"
+#include "crypto.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "relay.h"
+
+void handshake_start(struct relay *r, struct conn *c)
+{
+    uint8_t tmp[FERRY_FRAME_HDR + 33];
+    struct buf *b = buf_new(sizeof(tmp));
+
+    c->c_state = CONN_HANDSHAKE;
+    if (b == NULL ||
+        ferry_random(c->c_challenge, sizeof(c->c_challenge)) != FERRY_OK ||
+        frame_put_hello(b, c->c_challenge) != FERRY_OK) {
+        buf_free(b);
+        conn_close(r, c, "internal", 0);
+        return;
+    }
+    conn_notice(r, c, buf_ptr(b), buf_len(b));
+    buf_free(b);
+}
+
+static void admit(struct relay *r, struct conn *c, const struct frame *f)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    int rc;
+
+    rc = chan_verify((const uint8_t *const *)r->secrets, r->secret_lens,
+                     r->nsecrets, f->chan_id, c->c_challenge, f->role, f->proof,
+                     now);
+    if (rc != FERRY_OK) {
+        conn_fail(r, c, rc == FERRY_ERR_CRYPTO ? FERRY_ERR_INTERNAL : rc, NULL);
+        return;
+    }
+    c->c_role = f->role;
+    rc = pair_admit(r, c, f->chan_id, chan_id_expiry(f->chan_id));
+    if (rc != FERRY_OK)
+        conn_fail(r, c, rc, NULL);
+}
+
+/* Before admission a peer may send exactly one AUTH frame of exactly its
+ * size. Read only that many bytes, so nothing after it is consumed. */
+void handshake_read(struct relay *r, struct conn *c)
+{
+    struct frame f;
+    size_t used;
+    ssize_t n;
+    int rc;
+
+    n = read(c->c_fd, c->c_hs + c->c_hs_len, HS_AUTH_LEN - c->c_hs_len);
+    if (n == 0) {
+        conn_close(r, c, "closed-in-handshake", 0);
+        return;
+    }
+    if (n < 0) {
+        if (errno != EAGAIN && errno != EINTR)
+            conn_close(r, c, "read-error", 0);
+        return;
+    }
+    c->c_hs_len += (size_t)n;
+    c->c_bytes_in += (uint64_t)n;
+    c->c_last_io = loop_now_ms();
+    if (c->c_hs[0] != FRAME_AUTH)
+        rc = frame_info(c->c_hs[0]) ? FERRY_ERR_UNEXPECTED
+                                    : FERRY_ERR_UNKNOWN_TYPE;
+    else
+        rc = frame_decode(c->c_hs, c->c_hs_len, (uint32_t)r->conf.max_frame, &f,
+                          &used);
+    if (rc == FERRY_ERR_NEED_MORE)
+        return;
+    if (rc == FERRY_OK && f.type != FRAME_AUTH)
+        rc = FERRY_ERR_UNEXPECTED;
+    if (rc != FERRY_OK) {
+        char sample[64];
+        log_escape(sample, sizeof(sample), c->c_hs,
+                   c->c_hs_len < 12 ? c->c_hs_len : 12);
+        log_debug("conn=%llu bad handshake bytes=\"%s\"",
+                  (unsigned long long)c->c_id, sample);
+        conn_fail(r, c, rc, NULL);
+        return;
+    }
+    admit(r, c, &f);
+}

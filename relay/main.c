@@ -1,0 +1,332 @@
+/* ferry-relay: pairs the two ends of a Ferry channel and forwards frames
+ * between them (XEP draft, "Relay Wire Protocol"). No XMPP, no disk. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "relay.h"
+
+GHashTable *pair_table_new(void);
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ferry-relay [-dhnTVv] [-f file]\n"
+               "  -f file  configuration file (default: built-in defaults)\n"
+               "  -n       check the configuration and exit\n"
+               "  -T       print the effective configuration and exit\n"
+               "  -v       more log output (repeat for debug)\n"
+               "  -d       debug output (same as -vv)\n"
+               "  -V       print the version and exit\n"
+               "  -h       this help\n"
+               "Signals: SIGTERM drains and exits, SIGHUP reloads secrets.\n");
+}
+
+/* "host:port" or "[v6]:port" into a listening socket, or -1. */
+static int listen_on(const char *spec, int backlog)
+{
+    char host[256];
+    const char *port, *h = spec;
+    size_t hl;
+    struct addrinfo hints, *res = NULL, *ai;
+    int fd = -1, one = 1, rc;
+
+    if (spec[0] == '[') {
+        const char *e = strchr(spec, ']');
+        if (e == NULL || e[1] != ':')
+            return -1;
+        h = spec + 1;
+        hl = (size_t)(e - h);
+        port = e + 2;
+    } else {
+        const char *e = strrchr(spec, ':');
+        if (e == NULL)
+            return -1;
+        hl = (size_t)(e - spec);
+        port = e + 1;
+    }
+    if (hl >= sizeof(host))
+        return -1;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
+        log_warnx("listen %s: %s", spec, gai_strerror(rc));
+        return -1;
+    }
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+            continue;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (ai->ai_family == AF_INET6)
+            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+        if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+            listen(fd, backlog) == 0)
+            break;
+        log_warn("listen %s", spec);
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+static int raise_nofile(int want)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+        return 1024;
+    if (rl.rlim_cur < (rlim_t)want) {
+        rl.rlim_cur = (rlim_t)want < rl.rlim_max ? (rlim_t)want : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+            log_warn("setrlimit");
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return (int)rl.rlim_cur;
+}
+
+static void begin_drain(struct relay *r)
+{
+    size_t i;
+    int fd;
+    struct conn *c;
+
+    if (r->draining)
+        return;
+    r->draining = 1;
+    r->drain_deadline = loop_now_ms() + r->conf.drain_timeout * 1000;
+    for (i = 0; i < r->nlisten; i++) {
+        loop_del(r->loop, r->listen_fds[i]);
+        close(r->listen_fds[i]);
+    }
+    r->nlisten = 0;
+    for (fd = 0; fd < r->setsize; fd++)
+        if ((c = r->conns[fd]) != NULL &&
+            (c->c_state == CONN_HANDSHAKE || c->c_state == CONN_WAITING))
+            conn_fail(r, c, FERRY_ERR_SHUTDOWN, "relay shutting down");
+    log_info("draining connections=%zu timeout=%llds", r->nconns,
+             (long long)r->conf.drain_timeout);
+}
+
+static void on_signal(struct loop *l, int fd, void *ud, int mask)
+{
+    struct relay *r = ud;
+    struct signalfd_siginfo si;
+
+    (void)l;
+    (void)mask;
+    while (read(fd, &si, sizeof(si)) == sizeof(si)) {
+        if (si.ssi_signo == SIGHUP) {
+            if (relay_load_secrets(r) == FERRY_OK)
+                log_info("secrets reloaded count=%zu", r->nsecrets);
+            else
+                log_warnx("secret reload failed; keeping the old secrets");
+        } else {
+            log_info("signal %s", strsignal((int)si.ssi_signo));
+            begin_drain(r);
+        }
+    }
+}
+
+static void on_tick(struct loop *l, void *ud)
+{
+    struct relay *r = ud;
+    long long now = loop_now_ms();
+    static long long last_pair_sweep;
+    int fd;
+    size_t i;
+
+    conn_sweep(r, now);
+    if (now - last_pair_sweep > 1000) {
+        pair_sweep(r, (uint64_t)time(NULL));
+        last_pair_sweep = now;
+    }
+    if (r->accept_paused_until && now >= r->accept_paused_until) {
+        r->accept_paused_until = 0;
+        for (i = 0; i < r->nlisten; i++)
+            loop_mask(l, r->listen_fds[i], LOOP_READ, 0);
+    }
+    if (r->draining) {
+        if (now >= r->drain_deadline)
+            for (fd = 0; fd < r->setsize; fd++)
+                if (r->conns[fd] != NULL)
+                    conn_fail(r, r->conns[fd], FERRY_ERR_SHUTDOWN,
+                              "relay shutting down");
+        if (r->nconns == 0)
+            loop_stop(l);
+    }
+}
+
+static void before_sleep(struct loop *l, void *ud)
+{
+    (void)l;
+    conn_reap(ud);
+}
+
+static int drop_privileges(const char *user)
+{
+    struct passwd *pw;
+
+    if (user == NULL || user[0] == '\0')
+        return 0;
+    if ((pw = getpwnam(user)) == NULL) {
+        log_warnx("user %s not found", user);
+        return -1;
+    }
+    if (setgroups(1, &pw->pw_gid) < 0 ||
+        setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+        setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+        log_warn("dropping privileges to %s", user);
+        return -1;
+    }
+    log_info("running as user=%s", user);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct relay r;
+    int ch, check_only = 0, dump = 0, verbose = -1, nofile, problems = 0;
+    size_t i, n;
+    sigset_t mask;
+
+    memset(&r, 0, sizeof(r));
+    r.stats_fd = r.sig_fd = -1;
+    while ((ch = getopt(argc, argv, "df:hnTVv")) != -1) {
+        switch (ch) {
+        case 'd':
+            verbose = LOG_LVL_DEBUG;
+            break;
+        case 'f':
+            r.conf_path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'n':
+            check_only = 1;
+            break;
+        case 'T':
+            dump = 1;
+            break;
+        case 'V':
+            printf("ferry-relay %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'v':
+            verbose = verbose < 0 ? LOG_LVL_INFO + 1 : verbose + 1;
+            break;
+        default:
+            usage(stderr);
+            return 64;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 64;
+    }
+    log_init("ferry-relay", LOG_LVL_INFO);
+    if (conf_defaults(relay_opts, relay_nopts, &r.conf) != FERRY_OK)
+        fatalx("built-in defaults are invalid");
+    if (r.conf_path != NULL)
+        problems =
+            conf_load(relay_opts, relay_nopts, &r.conf, r.conf_path, stderr);
+    if (problems == 0 && relay_load_secrets(&r) != FERRY_OK)
+        problems++;
+    if (check_only) {
+        if (problems == 0)
+            printf("configuration OK\n");
+        conf_free(relay_opts, relay_nopts, &r.conf);
+        relay_free_secrets(&r);
+        return problems ? 78 : 0;
+    }
+    if (dump) {
+        conf_dump(relay_opts, relay_nopts, &r.conf, stdout);
+        conf_free(relay_opts, relay_nopts, &r.conf);
+        relay_free_secrets(&r);
+        return problems ? 78 : 0;
+    }
+    if (problems)
+        fatalx("%d configuration problem(s); run with -n for the list",
+               problems);
+    log_setlevel(verbose >= 0 ? verbose : (int)r.conf.log_level);
+
+    signal(SIGPIPE, SIG_IGN);
+    nofile = raise_nofile((int)r.conf.max_connections + 64);
+    log_info("open file limit=%d", nofile);
+    r.setsize = nofile;
+    if ((r.loop = loop_new(r.setsize)) == NULL ||
+        (r.conns = calloc((size_t)r.setsize, sizeof(*r.conns))) == NULL)
+        fatal("allocating the event loop for %d fds", r.setsize);
+    r.channels = pair_table_new();
+    r.per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+    for (n = 0; r.conf.listen && r.conf.listen[n]; n++)
+        ;
+    r.listen_fds = calloc(n ? n : 1, sizeof(int));
+    for (i = 0; i < n; i++) {
+        int fd = listen_on(r.conf.listen[i], 4096);
+        if (fd < 0)
+            fatalx("cannot listen on %s", r.conf.listen[i]);
+        r.listen_fds[r.nlisten++] = fd;
+        loop_set(r.loop, fd, LOOP_READ, conn_accept, &r);
+        log_info("listening on %s", r.conf.listen[i]);
+    }
+    if (r.conf.stats_listen && r.conf.stats_listen[0]) {
+        if ((r.stats_fd = listen_on(r.conf.stats_listen, 64)) < 0)
+            fatalx("cannot listen on %s", r.conf.stats_listen);
+        loop_set(r.loop, r.stats_fd, LOOP_READ, stats_serve, &r);
+        log_info("stats on %s", r.conf.stats_listen);
+    }
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    sigprocmask(SIG_BLOCK, &mask, NULL);
+    if ((r.sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+        fatal("signalfd");
+    loop_set(r.loop, r.sig_fd, LOOP_READ, on_signal, &r);
+    if (drop_privileges(r.conf.user) < 0)
+        fatalx("cannot drop privileges");
+
+    loop_on_tick(r.loop, 100, on_tick, &r);
+    loop_on_before_sleep(r.loop, before_sleep, &r);
+    log_info("ready secrets=%zu buffer=%lld max_frame=%lld", r.nsecrets,
+             (long long)r.conf.buffer_size, (long long)r.conf.max_frame);
+    loop_run(r.loop);
+
+    conn_reap(&r);
+    log_info("exiting forwarded_bytes=%llu channels=%llu",
+             (unsigned long long)r.st.bytes_forwarded,
+             (unsigned long long)r.st.channels_paired);
+    if (r.stats_fd >= 0)
+        close(r.stats_fd);
+    close(r.sig_fd);
+    pair_free_all(&r);
+    g_hash_table_destroy(r.per_ip);
+    free(r.conns);
+    free(r.listen_fds);
+    loop_free(r.loop);
+    relay_free_secrets(&r);
+    conf_free(relay_opts, relay_nopts, &r.conf);
+    return 0;
+}

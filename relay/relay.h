@@ -1,0 +1,201 @@
+/* ferry-relay internals shared by the files of relay/ (not installed). */
+#ifndef FERRY_RELAY_H
+#define FERRY_RELAY_H
+
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <glib.h>
+
+#include "conf.h"
+#include "err.h"
+#include "frame.h"
+#include "loop.h"
+
+/* --- configuration (relay/config.c) ---------------------------------- */
+struct relay_conf {
+    char **listen;
+    char **secret_files;
+    char *stats_listen;
+    char *user;
+    int64_t buffer_size;
+    int64_t max_frame;
+    int64_t max_connections;
+    int64_t max_channels;
+    int64_t max_per_ip;
+    int64_t handshake_timeout_ms;
+    int64_t unpaired_timeout;
+    int64_t idle_timeout;
+    int64_t drain_timeout;
+    int64_t log_level;
+};
+
+extern const struct conf_opt relay_opts[];
+extern const size_t relay_nopts;
+
+/* --- ring buffer (relay/ring.c) --------------------------------------- */
+/* Bytes flowing one way through a channel. [head, head+ready) are whole
+ * frames that may be written out; [ready, scanned) are parts of the frame
+ * being received, not yet visible to the writer. */
+struct ring {
+    uint8_t *r_buf;
+    size_t r_cap;
+    size_t r_head;
+    size_t r_len;
+    size_t r_ready;
+    /* frame scanner state for the bytes after r_ready */
+    uint8_t r_hdr[FERRY_FRAME_HDR];
+    unsigned r_hdr_have;
+    uint32_t r_body_left;
+    int r_in_body;
+    uint8_t r_cur_type;
+};
+
+int ring_init(struct ring *r, size_t cap);
+void ring_free(struct ring *r);
+size_t ring_free_space(const struct ring *r);
+/* iovecs over free space / ready bytes; returns count (0..2). */
+int ring_free_iov(struct ring *r, struct iovec iov[2]);
+int ring_ready_iov(struct ring *r, struct iovec iov[2]);
+void ring_consume(struct ring *r, size_t n);
+
+/* Scans n newly appended bytes. For every frame header found, calls
+ * check(type, len, ud); a non-zero return stops the scan and is returned
+ * (the partial frame is then dropped). For every completed frame, calls
+ * done(type, ud) after r_ready moved past it. */
+typedef int ring_check_fn(uint8_t type, uint32_t len, void *ud);
+typedef void ring_done_fn(uint8_t type, void *ud);
+int ring_commit(struct ring *r, size_t n, ring_check_fn *check,
+                ring_done_fn *done, void *ud);
+/* Drops the bytes after r_ready (a partial frame from a dead sender). */
+void ring_drop_partial(struct ring *r);
+
+/* --- connections and channels ------------------------------------------ */
+enum conn_state {
+    CONN_HANDSHAKE, /* HELLO sent, waiting for AUTH */
+    CONN_WAITING,   /* admitted, peer not yet there */
+    CONN_PAIRED,    /* forwarding */
+    CONN_CLOSING,   /* flushing its last frames, then closed */
+    CONN_DEAD,      /* closed; reaped before the next wait */
+};
+
+#define NOTICE_MAX 512
+#define HS_AUTH_LEN (FERRY_FRAME_HDR + 66)
+
+struct channel;
+
+struct conn {
+    int c_fd;
+    uint64_t c_id; /* for logs */
+    enum conn_state c_state;
+    uint8_t c_role;
+    struct channel *c_chan;
+    char c_peer[64]; /* "ip:port" */
+    char c_ip[48];
+    long long c_since;    /* ms: accept time */
+    long long c_last_io;  /* ms: last byte in or out */
+    long long c_close_at; /* ms: CLOSING deadline */
+    uint64_t c_bytes_in;
+    uint64_t c_bytes_out;
+    int c_slowed; /* SLOW_DOWN sent, RESUME not yet */
+    int c_eof;
+    const char *c_reason; /* why it closed, for the close line */
+    uint8_t c_challenge[FERRY_CHALLENGE_LEN];
+    uint8_t c_hs[HS_AUTH_LEN];
+    size_t c_hs_len;
+    uint8_t c_notice[NOTICE_MAX];
+    size_t c_notice_len;
+    struct conn *c_next_dead;
+};
+
+struct channel {
+    uint8_t ch_id[FERRY_CHAN_ID_LEN];
+    uint64_t ch_expiry;
+    struct conn *ch_sender;
+    struct conn *ch_receiver;
+    int ch_used_sender; /* role admitted once: never again */
+    int ch_used_receiver;
+    int ch_complete; /* VERIFIED or CANCEL forwarded */
+    int ch_paired;
+    long long ch_created;
+    struct ring ch_to_receiver;
+    struct ring ch_to_sender;
+};
+
+/* --- the daemon ---------------------------------------------------------- */
+struct relay_stats {
+    uint64_t conns_accepted;
+    uint64_t conns_refused;
+    uint64_t channels_paired;
+    uint64_t channels_completed;
+    uint64_t bytes_forwarded;
+    uint64_t frames_forwarded;
+    uint64_t slow_downs;
+    uint64_t resumes;
+    uint64_t errors[FERRY_ERR_WIRE_MAX + 1];    /* ERROR frames sent */
+    uint64_t peer_gone[FERRY_ERR_WIRE_MAX + 1]; /* PEER_GONE sent */
+};
+
+struct relay {
+    struct relay_conf conf;
+    const char *conf_path;
+    struct loop *loop;
+    int setsize;
+    int *listen_fds;
+    size_t nlisten;
+    int stats_fd;
+    int sig_fd;
+    struct conn **conns; /* indexed by fd */
+    size_t nconns;
+    GHashTable *channels; /* id -> struct channel */
+    size_t nchannels_live;
+    GHashTable *per_ip; /* ip string -> count */
+    uint8_t **secrets;
+    size_t *secret_lens;
+    size_t nsecrets;
+    struct conn *dead;
+    uint64_t next_conn_id;
+    int draining;
+    long long drain_deadline;
+    long long accept_paused_until;
+    struct relay_stats st;
+};
+
+/* relay/conn.c */
+void conn_accept(struct loop *l, int fd, void *ud, int mask);
+void conn_close(struct relay *r, struct conn *c, const char *reason,
+                int peer_code);
+void conn_fail(struct relay *r, struct conn *c, int code, const char *text);
+int conn_notice(struct relay *r, struct conn *c, const uint8_t *p, size_t len);
+void conn_want_write(struct relay *r, struct conn *c);
+void conn_reap(struct relay *r);
+void conn_sweep(struct relay *r, long long now);
+
+/* relay/handshake.c */
+void handshake_start(struct relay *r, struct conn *c);
+void handshake_read(struct relay *r, struct conn *c);
+
+/* relay/pair.c */
+struct channel *pair_lookup(struct relay *r, const uint8_t id[32]);
+int pair_admit(struct relay *r, struct conn *c, const uint8_t id[32],
+               uint64_t expiry);
+void pair_detach(struct relay *r, struct conn *c);
+void pair_sweep(struct relay *r, uint64_t now_s);
+void pair_free_all(struct relay *r);
+
+/* relay/forward.c */
+void forward_read(struct relay *r, struct conn *c);
+int forward_write(struct relay *r, struct conn *c);
+struct ring *forward_out_ring(struct conn *c);
+
+/* relay/stats.c */
+void stats_serve(struct loop *l, int fd, void *ud, int mask);
+
+/* relay/secrets.c */
+int relay_load_secrets(struct relay *r);
+void relay_free_secrets(struct relay *r);
+
+#endif

@@ -1,0 +1,623 @@
+/* ferry-testclient: speaks the relay wire protocol with common/, for the
+ * relay's integration tests and benchmarks. Not installed.
+ *
+ *   mint  --secret-file F [--ttl S]            print a fresh channel id
+ *   send  --port P --secret-file F --id HEX --file PATH [options]
+ *   recv  --port P --secret-file F --id HEX --out PATH [options]
+ *   raw   --port P --hex BYTES                 send bytes after HELLO
+ *   replay --port P --secret-file F --id HEX   replay an AUTH elsewhere
+ *
+ * Options: --host H, --chunk N, --plain (no AEAD: relay benchmarks),
+ * --wrong-proof, --role sender|receiver (raw: authenticate first),
+ * --read-delay-ms N (recv: a slow reader), --direct-listen P (recv: no
+ * relay, accept one sender), --direct (send: to such a receiver).
+ * Prints one "event=..." line per event; exit codes: 0 done, 2 usage,
+ * 3 ERROR frame, 4 PEER_GONE, 5 integrity, 6 I/O. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "chan.h"
+#include "codec.h"
+#include "conf.h"
+#include "crypto.h"
+#include "err.h"
+#include "frame.h"
+
+enum {
+    EX_OK = 0,
+    EX_USAGE = 2,
+    EX_ERRFRAME = 3,
+    EX_GONE = 4,
+    EX_INTEGRITY = 5,
+    EX_IO = 6
+};
+
+static struct {
+    const char *host, *secret_file, *id_hex, *file, *out, *hex;
+    int port, plain, wrong_proof, direct, direct_listen, read_delay_ms;
+    long ttl;
+    size_t chunk;
+    uint8_t role;
+} opt = {.host = "127.0.0.1", .ttl = 300, .chunk = 65536};
+
+static uint8_t chan_id[32], chan_k[32];
+static struct aead *aead;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    const uint8_t *q = p;
+    ssize_t w;
+
+    while (n > 0) {
+        w = write(fd, q, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        q += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Buffers input until one whole frame is at the front of `in` and decodes
+ * it into f (the caller consumes it). 0, or -1 on EOF or a bad frame. */
+static int read_frame(int fd, struct buf *in, struct frame *f)
+{
+    size_t used;
+    uint8_t *p;
+    ssize_t n;
+    int rc;
+
+    for (;;) {
+        rc = frame_decode(buf_ptr(in), buf_len(in), FERRY_FRAME_MAX, f, &used);
+        if (rc == FERRY_OK)
+            return 0;
+        if (rc != FERRY_ERR_NEED_MORE) {
+            printf("event=bad-frame code=%s\n", ferry_errname(rc));
+            return -1;
+        }
+        if (buf_reserve(in, 65536, &p) != FERRY_OK)
+            return -1;
+        n = read(fd, p, 65536);
+        buf_unreserve(in, 65536 - (n > 0 ? (size_t)n : 0));
+        if (n <= 0)
+            return -1;
+    }
+}
+
+static int connect_to(const char *host, int port)
+{
+    struct addrinfo hints, *res, *ai;
+    char ps[16];
+    int fd = -1, one = 1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(ps, sizeof(ps), "%d", port);
+    if (getaddrinfo(host, ps, &hints, &res) != 0)
+        return -1;
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+            break;
+        if (fd >= 0)
+            close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return fd;
+}
+
+static int report(const struct frame *f)
+{
+    switch (f->type) {
+    case FRAME_ERROR:
+        printf("event=error code=%s text=\"%.*s\"\n", ferry_errname(f->code),
+               (int)f->text_len, f->text);
+        return EX_ERRFRAME;
+    case FRAME_PEER_GONE:
+        printf("event=peer-gone reason=%s\n", ferry_errname(f->code));
+        return EX_GONE;
+    case FRAME_CANCEL:
+        printf("event=cancel reason=%s\n", ferry_errname(f->code));
+        return EX_GONE;
+    default:
+        printf("event=frame type=%s\n", frame_name(f->type));
+        return -1;
+    }
+}
+
+/* HELLO, AUTH, ADMITTED, then PEER_JOINED. Returns the socket or -exit. */
+static int handshake(struct buf *in, uint8_t role)
+{
+    struct frame f;
+    uint8_t proof[32];
+    struct buf *out = buf_new(256);
+    int fd = connect_to(opt.host, opt.port), rc;
+
+    if (fd < 0) {
+        printf("event=connect-failed\n");
+        return -EX_IO;
+    }
+    if (read_frame(fd, in, &f) < 0 || f.type != FRAME_HELLO) {
+        printf("event=no-hello\n");
+        return -EX_IO;
+    }
+    chan_proof(chan_k, f.challenge, role, chan_id, proof);
+    buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+    if (opt.wrong_proof)
+        proof[0] ^= 1;
+    frame_put_auth(out, role, chan_id, proof);
+    write_all(fd, buf_ptr(out), buf_len(out));
+    buf_free(out);
+    for (;;) {
+        if (read_frame(fd, in, &f) < 0) {
+            printf("event=closed-in-handshake\n");
+            return -EX_IO;
+        }
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+        if (f.type == FRAME_ADMITTED) {
+            printf("event=admitted peer-present=%u\n", f.flag);
+            fflush(stdout);
+            continue;
+        }
+        if (f.type == FRAME_PEER_JOINED) {
+            printf("event=peer-joined\n");
+            fflush(stdout);
+            return fd;
+        }
+        rc = report(&f);
+        close(fd);
+        return -(rc < 0 ? EX_IO : rc);
+    }
+}
+
+/* Handles frames the relay sends a sender mid-transfer. Returns -1 to go
+ * on, or an exit code. *paused follows SLOW_DOWN/RESUME. */
+static int sender_events(int fd, struct buf *in, int block, int *paused,
+                         uint64_t *acked)
+{
+    struct frame f;
+    struct pollfd p = {fd, POLLIN, 0};
+    size_t used;
+    int rc;
+
+    /* Frames already buffered come first: poll() only sees the socket. */
+    while (frame_decode(buf_ptr(in), buf_len(in), FERRY_FRAME_MAX, &f, &used) ==
+               FERRY_OK ||
+           poll(&p, 1, block ? 10000 : 0) > 0) {
+        if (read_frame(fd, in, &f) < 0)
+            return EX_IO;
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+        switch (f.type) {
+        case FRAME_SLOW_DOWN:
+            printf("event=slow-down queued=%u\n", f.queued);
+            *paused = 1;
+            break;
+        case FRAME_RESUME:
+            printf("event=resume\n");
+            *paused = 0;
+            break;
+        case FRAME_ACK:
+            *acked = f.number;
+            break;
+        case FRAME_VERIFIED:
+            printf("event=verified\n");
+            return EX_OK;
+        default:
+            rc = report(&f);
+            return rc < 0 ? EX_IO : rc;
+        }
+        fflush(stdout);
+        if (block && !*paused)
+            return -1;
+    }
+    return -1;
+}
+
+static int do_send(void)
+{
+    struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
+    uint8_t *chunk = malloc(opt.chunk), *frame_buf;
+    uint8_t nonce[12], ad[FERRY_AD_MAX], endpt[40], endsealed[56];
+    struct sha256 *h = sha256_new();
+    uint64_t num = 0, total = 0, acked = 0;
+    int fd, rc = -1, paused = 0;
+    FILE *src = fopen(opt.file, "rb");
+    size_t n, adl;
+    double t0;
+
+    frame_buf = malloc(FERRY_FRAME_HDR + 8 + opt.chunk + 16);
+    if (src == NULL || chunk == NULL || frame_buf == NULL) {
+        perror(opt.file);
+        return EX_IO;
+    }
+    if (opt.direct) {
+        if ((fd = connect_to(opt.host, opt.port)) < 0)
+            return EX_IO;
+    } else if ((fd = handshake(in, ROLE_SENDER)) < 0)
+        return -fd;
+    t0 = now_s();
+    while ((n = fread(frame_buf + FERRY_FRAME_HDR + 8, 1, opt.chunk, src)) >
+           0) {
+        uint8_t *body = frame_buf + FERRY_FRAME_HDR;
+        uint32_t blen = (uint32_t)(8 + n + 16);
+        sha256_update(h, body + 8, n);
+        if (!opt.plain) {
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
+            adl = ferry_ad(FERRY_KIND_DATA, num, "test", ad);
+            aead_seal(aead, nonce, ad, adl, body + 8, n, body + 8);
+        } else
+            memset(body + 8 + n, 0, 16);
+        frame_buf[0] = FRAME_DATA;
+        frame_buf[1] = (uint8_t)(blen >> 16);
+        frame_buf[2] = (uint8_t)(blen >> 8);
+        frame_buf[3] = (uint8_t)blen;
+        be64_put(body, num);
+        if ((rc = sender_events(fd, in, 0, &paused, &acked)) >= 0)
+            goto out;
+        while (paused)
+            if ((rc = sender_events(fd, in, 1, &paused, &acked)) >= 0)
+                goto out;
+        if (write_all(fd, frame_buf, FERRY_FRAME_HDR + blen) < 0) {
+            /* the relay may have told us why before closing */
+            rc = sender_events(fd, in, 1, &paused, &acked);
+            if (rc < 0)
+                rc = EX_IO;
+            goto out;
+        }
+        num++;
+        total += n;
+    }
+    be64_put(endpt, total);
+    sha256_final(h, endpt + 8);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, num, nonce);
+    adl = ferry_ad(FERRY_KIND_END, num, "test", ad);
+    aead_seal(aead, nonce, ad, adl, endpt, 40, endsealed);
+    {
+        struct buf *e = buf_new(128);
+        frame_put_end(e, num, endsealed);
+        write_all(fd, buf_ptr(e), buf_len(e));
+        buf_free(e);
+    }
+    printf("event=sent bytes=%llu chunks=%llu seconds=%.3f\n",
+           (unsigned long long)total, (unsigned long long)num, now_s() - t0);
+    fflush(stdout);
+    do
+        rc = sender_events(fd, in, 1, &paused, &acked);
+    while (rc < 0);
+out:
+    close(fd);
+    fclose(src);
+    free(chunk);
+    free(frame_buf);
+    sha256_free(h);
+    buf_free(in);
+    return rc;
+}
+
+static int do_recv(void)
+{
+    struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
+    struct buf *out = buf_new(64);
+    uint8_t *plain = malloc(FERRY_CHUNK_MAX + 16);
+    uint8_t nonce[12], ad[FERRY_AD_MAX], hash[32], endpt[40];
+    struct sha256 *h = sha256_new();
+    uint64_t next = 0, total = 0;
+    FILE *dst = fopen(opt.out, "wb");
+    struct frame f;
+    int fd, rc = EX_IO, first = 1;
+    size_t adl, pl;
+    double t0 = now_s();
+
+    if (dst == NULL) {
+        perror(opt.out);
+        return EX_IO;
+    }
+    if (opt.direct_listen) {
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)opt.direct_listen),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        int l = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(l, (void *)&sa, sizeof(sa)) < 0 || listen(l, 1) < 0) {
+            perror("listen");
+            return EX_IO;
+        }
+        printf("event=listening\n");
+        fflush(stdout);
+        fd = accept(l, NULL, NULL);
+        close(l);
+    } else if ((fd = handshake(in, ROLE_RECEIVER)) < 0)
+        return -fd;
+    for (;;) {
+        if (opt.read_delay_ms > 0) {
+            struct timespec d = {0, (long)opt.read_delay_ms * 1000000L};
+            nanosleep(&d, NULL);
+        }
+        if (read_frame(fd, in, &f) < 0) {
+            printf("event=connection-lost\n");
+            rc = EX_IO;
+            break;
+        }
+        if (f.type == FRAME_DATA) {
+            if (first) {
+                printf("event=first-byte ms=%.3f\n", (now_s() - t0) * 1e3);
+                first = 0;
+            }
+            if (f.number != next) {
+                printf("event=out-of-order got=%llu want=%llu\n",
+                       (unsigned long long)f.number, (unsigned long long)next);
+                rc = EX_INTEGRITY;
+                break;
+            }
+            pl = f.sealed_len - 16;
+            if (!opt.plain) {
+                ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, next,
+                            nonce);
+                adl = ferry_ad(FERRY_KIND_DATA, next, "test", ad);
+                if (aead_open(aead, nonce, ad, adl, f.sealed, f.sealed_len,
+                              plain) != FERRY_OK) {
+                    printf("event=integrity chunk=%llu\n",
+                           (unsigned long long)next);
+                    rc = EX_INTEGRITY;
+                    break;
+                }
+            } else
+                memcpy(plain, f.sealed, pl);
+            fwrite(plain, 1, pl, dst);
+            sha256_update(h, plain, pl);
+            total += pl;
+            next++;
+            buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+            if (next % 16 == 0) {
+                buf_reset(out);
+                frame_put_ack(out, next);
+                write_all(fd, buf_ptr(out), buf_len(out));
+            }
+            continue;
+        }
+        if (f.type == FRAME_END) {
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, f.number, nonce);
+            adl = ferry_ad(FERRY_KIND_END, f.number, "test", ad);
+            sha256_final(h, hash);
+            if (aead_open(aead, nonce, ad, adl, f.sealed, f.sealed_len,
+                          endpt) != FERRY_OK ||
+                f.number != next || be64_get(endpt) != total ||
+                memcmp(endpt + 8, hash, 32) != 0) {
+                printf("event=integrity end\n");
+                rc = EX_INTEGRITY;
+                break;
+            }
+            buf_reset(out);
+            frame_put_ack(out, next);
+            frame_put_empty(out, FRAME_VERIFIED);
+            write_all(fd, buf_ptr(out), buf_len(out));
+            {
+                char hx[65];
+                hex_encode(hash, 32, hx);
+                printf("event=done bytes=%llu sha256=%s seconds=%.3f\n",
+                       (unsigned long long)total, hx, now_s() - t0);
+            }
+            rc = EX_OK;
+            break;
+        }
+        rc = report(&f);
+        if (rc < 0)
+            rc = EX_IO;
+        break;
+    }
+    fflush(stdout);
+    fclose(dst);
+    /* Wait for the relay to close after VERIFIED went out. */
+    shutdown(fd, SHUT_WR);
+    {
+        char junk[256];
+        while (read(fd, junk, sizeof(junk)) > 0)
+            ;
+    }
+    close(fd);
+    free(plain);
+    sha256_free(h);
+    buf_free(in);
+    buf_free(out);
+    return rc;
+}
+
+/* Answers one connection's challenge, then sends that AUTH on a second
+ * connection: the relay must refuse it (a fresh challenge each time). */
+static int do_replay(void)
+{
+    struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
+    struct buf *out = buf_new(256);
+    uint8_t proof[32];
+    struct frame f;
+    int a = connect_to(opt.host, opt.port), b, rc;
+
+    if (a < 0 || read_frame(a, in, &f) < 0 || f.type != FRAME_HELLO)
+        return EX_IO;
+    chan_proof(chan_k, f.challenge, ROLE_SENDER, chan_id, proof);
+    buf_reset(in);
+    frame_put_auth(out, ROLE_SENDER, chan_id, proof);
+    if ((b = connect_to(opt.host, opt.port)) < 0 || read_frame(b, in, &f) < 0 ||
+        f.type != FRAME_HELLO)
+        return EX_IO;
+    buf_reset(in);
+    write_all(b, buf_ptr(out), buf_len(out));
+    if (read_frame(b, in, &f) < 0)
+        return EX_IO;
+    rc = report(&f);
+    close(a);
+    close(b);
+    buf_free(in);
+    buf_free(out);
+    return rc < 0 ? EX_IO : rc;
+}
+
+static int do_raw(void)
+{
+    struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
+    size_t n = strlen(opt.hex) / 2;
+    uint8_t *bytes = malloc(n + 1);
+    struct frame f;
+    int fd, rc;
+
+    if (hex_decode(opt.hex, bytes, n) != FERRY_OK) {
+        fprintf(stderr, "bad --hex\n");
+        return EX_USAGE;
+    }
+    if (opt.role) {
+        if ((fd = handshake(in, opt.role)) < 0)
+            return -fd;
+    } else {
+        fd = connect_to(opt.host, opt.port);
+        if (fd < 0 || read_frame(fd, in, &f) < 0 || f.type != FRAME_HELLO)
+            return EX_IO;
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+    }
+    write_all(fd, bytes, n);
+    if (read_frame(fd, in, &f) < 0) {
+        printf("event=closed\n");
+        return EX_IO;
+    }
+    rc = report(&f);
+    free(bytes);
+    buf_free(in);
+    close(fd);
+    return rc < 0 ? EX_IO : rc;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        {"host", 1, 0, 'H'},          {"port", 1, 0, 'p'},
+        {"secret-file", 1, 0, 's'},   {"id", 1, 0, 'i'},
+        {"file", 1, 0, 'f'},          {"out", 1, 0, 'o'},
+        {"chunk", 1, 0, 'c'},         {"plain", 0, 0, 'P'},
+        {"wrong-proof", 0, 0, 'w'},   {"ttl", 1, 0, 't'},
+        {"hex", 1, 0, 'x'},           {"role", 1, 0, 'r'},
+        {"read-delay-ms", 1, 0, 'd'}, {"direct", 0, 0, 'D'},
+        {"direct-listen", 1, 0, 'L'}, {0, 0, 0, 0}};
+    const char *cmd;
+    uint8_t *secret = NULL;
+    size_t slen = 0;
+    int ch;
+
+    if (argc < 2) {
+        fprintf(stderr, "usage: ferry-testclient mint|send|recv|raw ...\n");
+        return EX_USAGE;
+    }
+    cmd = argv[1];
+    optind = 2;
+    while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (ch) {
+        case 'H':
+            opt.host = optarg;
+            break;
+        case 'p':
+            opt.port = atoi(optarg);
+            break;
+        case 's':
+            opt.secret_file = optarg;
+            break;
+        case 'i':
+            opt.id_hex = optarg;
+            break;
+        case 'f':
+            opt.file = optarg;
+            break;
+        case 'o':
+            opt.out = optarg;
+            break;
+        case 'c':
+            opt.chunk = (size_t)atol(optarg);
+            break;
+        case 'P':
+            opt.plain = 1;
+            break;
+        case 'w':
+            opt.wrong_proof = 1;
+            break;
+        case 't':
+            opt.ttl = atol(optarg);
+            break;
+        case 'x':
+            opt.hex = optarg;
+            break;
+        case 'r':
+            opt.role =
+                strcmp(optarg, "sender") == 0 ? ROLE_SENDER : ROLE_RECEIVER;
+            break;
+        case 'd':
+            opt.read_delay_ms = atoi(optarg);
+            break;
+        case 'D':
+            opt.direct = 1;
+            break;
+        case 'L':
+            opt.direct_listen = atoi(optarg);
+            break;
+        default:
+            return EX_USAGE;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    if (opt.chunk < 1 || opt.chunk > FERRY_CHUNK_MAX) {
+        fprintf(stderr, "bad --chunk\n");
+        return EX_USAGE;
+    }
+    if (opt.secret_file &&
+        conf_read_secret(opt.secret_file, &secret, &slen) != FERRY_OK) {
+        fprintf(stderr, "cannot read secret %s\n", opt.secret_file);
+        return EX_USAGE;
+    }
+    if (strcmp(cmd, "mint") == 0) {
+        char hx[65];
+        chan_id_new((uint64_t)((long)time(NULL) + opt.ttl), chan_id);
+        hex_encode(chan_id, 32, hx);
+        printf("%s\n", hx);
+        return EX_OK;
+    }
+    if (opt.id_hex && hex_decode(opt.id_hex, chan_id, 32) != FERRY_OK) {
+        fprintf(stderr, "bad --id\n");
+        return EX_USAGE;
+    }
+    if (secret)
+        chan_key(secret, slen, chan_id, chan_k);
+    aead = aead_new(chan_k);
+    if (strcmp(cmd, "send") == 0 && opt.file)
+        return do_send();
+    if (strcmp(cmd, "recv") == 0 && opt.out)
+        return do_recv();
+    if (strcmp(cmd, "replay") == 0)
+        return do_replay();
+    if (strcmp(cmd, "raw") == 0 && opt.hex)
+        return do_raw();
+    fprintf(stderr, "ferry-testclient: bad arguments\n");
+    return EX_USAGE;
+}
