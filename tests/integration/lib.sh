@@ -128,3 +128,93 @@ metric() {
     awk -v m="$1" '$1 == m {print $2}' <&9
     exec 9<&-
 }
+
+# start_prosody: a private Prosody on loopback with a config written into
+# $T (own data dir, ports, pidfile; never /etc), host "localhost" and the
+# component "ferry.localhost". Sets PROSODY_CONF, C2S_PORT, COMP_PORT.
+start_prosody() {
+    C2S_PORT=$(free_port)
+    COMP_PORT=$(free_port)
+    mkdir -p "$T/prosody/data" "$T/prosody/certs"
+    [ -f "$T/component.secret" ] || head -c 24 /dev/urandom | od -An -tx1 |
+        tr -d ' \n' >"$T/component.secret"
+    PROSODY_CONF="$T/prosody/prosody.cfg.lua"
+    cat >"$PROSODY_CONF" <<CFG
+run_as_root = true
+data_path = "$T/prosody/data"
+pidfile = "$T/prosody/prosody.pid"
+certificates = "$T/prosody/certs"
+log = { { levels = { min = "info" }, to = "file", filename = "$T/prosody.log" } }
+interfaces = { "127.0.0.1" }
+c2s_ports = { $C2S_PORT }
+component_interfaces = { "127.0.0.1" }
+component_ports = { $COMP_PORT }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }
+modules_disabled = { "s2s" }
+authentication = "internal_hashed"
+storage = "internal"
+c2s_require_encryption = false
+allow_unencrypted_plain_auth = true
+disco_items = { { "ferry.localhost", "Ferry file relay" } }
+VirtualHost "localhost"
+Component "ferry.localhost"
+    component_secret = "$(cat "$T/component.secret")"
+CFG
+    prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
+    PROSODY_PID=$!
+    PIDS="$PIDS $PROSODY_PID"
+    wait_port "$C2S_PORT" 200 && wait_port "$COMP_PORT" 200 || {
+        fail "prosody did not start"
+        return 1
+    }
+}
+
+# register_user NAME PASSWORD: creates NAME@localhost, writes $T/NAME.pass.
+register_user() {
+    prosodyctl --config "$PROSODY_CONF" register "$1" localhost "$2" \
+        >>"$T/prosody.log" 2>&1
+    printf '%s\n' "$2" >"$T/$1.pass"
+}
+
+# start_component [EXTRA CONFIG LINES]: ferry-component for
+# ferry.localhost against the Prosody and relay started before.
+start_component() {
+    {
+        echo "[component]"
+        echo "server = 127.0.0.1"
+        echo "port = $COMP_PORT"
+        echo "jid = ferry.localhost"
+        echo "secret_file = $T/component.secret"
+        echo "reconnect_max = 2"
+        echo "[channels]"
+        echo "relay_secret_file = $T/secret"
+        echo "relays = 127.0.0.1:$RELAY_PORT"
+        printf '%s\n' "$@"
+    } >"$T/component.conf"
+    "$COMPONENT" -n -f "$T/component.conf" >/dev/null || {
+        fail "component config check"
+        return 1
+    }
+    "$COMPONENT" -f "$T/component.conf" -v 2>>"$T/component.log" &
+    COMPONENT_PID=$!
+    PIDS="$PIDS $COMPONENT_PID"
+    i=0
+    while ! grep -q "connected jid=" "$T/component.log" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && { fail "component did not connect"; return 1; }
+        sleep 0.05
+    done
+}
+
+COMPONENT="$top_builddir/component/ferry-component"
+FERRY="$top_builddir/plugin/cli/ferry"
+
+# ferry_cli USER ARGS...: runs the CLI as USER@localhost against our server.
+ferry_cli() {
+    u=$1
+    shift
+    cmd=$1
+    shift
+    "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
+        --server "127.0.0.1:$C2S_PORT" --component ferry.localhost "$@"
+}

@@ -1,0 +1,447 @@
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "codec.h"
+#include "err.h"
+#include "frame.h"
+#include "stanza.h"
+
+int ferry_valid_sid(const char *s)
+{
+    size_t i, n;
+
+    if (s == NULL || (n = strlen(s)) == 0 || n > 64)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+int ferry_valid_jid(const char *s)
+{
+    const char *at, *slash, *dom;
+    size_t i, n;
+
+    if (s == NULL || (n = strlen(s)) == 0 || n > FERRY_JID_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return 0;
+    slash = strchr(s, '/');
+    at = strchr(s, '@');
+    if (at != NULL && slash != NULL && at > slash)
+        at = NULL; /* an '@' in the resource */
+    dom = at ? at + 1 : s;
+    if (at == s)
+        return 0; /* empty local part */
+    if (dom == (slash ? slash : s + n))
+        return 0; /* empty domain */
+    if (slash != NULL && slash[1] == '\0')
+        return 0; /* empty resource */
+    return 1;
+}
+
+int ferry_jid_is_full(const char *s)
+{
+    const char *slash = s ? strchr(s, '/') : NULL;
+    return slash != NULL && slash[1] != '\0';
+}
+
+void ferry_time_format(uint64_t t, char out[21])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    gmtime_r(&tt, &tm);
+    strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ferry_time_parse(const char *s, uint64_t *t)
+{
+    struct tm tm;
+    int n = 0;
+    time_t v;
+
+    memset(&tm, 0, sizeof(tm));
+    if (s == NULL || strlen(s) != 20 ||
+        sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2dZ%n", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
+        n != 20)
+        return FERRY_ERR_BAD_VALUE;
+    if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 || tm.tm_mday > 31 ||
+        tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 60 ||
+        tm.tm_year < 1970)
+        return FERRY_ERR_BAD_VALUE;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    if ((v = timegm(&tm)) < 0)
+        return FERRY_ERR_BAD_VALUE;
+    *t = (uint64_t)v;
+    return FERRY_OK;
+}
+
+static int get_key(xmpp_stanza_t *el, const char *attr, uint8_t out[32])
+{
+    size_t n;
+    const char *v = xmpp_stanza_get_attribute(el, attr);
+
+    if (v == NULL || strlen(v) != 44 ||
+        b64_decode(v, out, 32, &n) != FERRY_OK || n != 32)
+        return FERRY_ERR_BAD_VALUE;
+    return FERRY_OK;
+}
+
+static void set_key(xmpp_stanza_t *el, const char *attr, const uint8_t k[32])
+{
+    char b[45];
+
+    b64_encode(k, 32, b);
+    xmpp_stanza_set_attribute(el, attr, b);
+}
+
+static void set_u64(xmpp_stanza_t *el, const char *attr, uint64_t v)
+{
+    char b[24];
+
+    snprintf(b, sizeof(b), "%llu", (unsigned long long)v);
+    xmpp_stanza_set_attribute(el, attr, b);
+}
+
+static int get_role(const char *v)
+{
+    if (v && strcmp(v, "sender") == 0)
+        return ROLE_SENDER;
+    if (v && strcmp(v, "receiver") == 0)
+        return ROLE_RECEIVER;
+    return 0;
+}
+
+static const char *role_str(int r)
+{
+    return r == ROLE_SENDER ? "sender" : "receiver";
+}
+
+static int get_bool(const char *v, int def, int *out)
+{
+    if (v == NULL)
+        *out = def;
+    else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+        *out = 1;
+    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+        *out = 0;
+    else
+        return FERRY_ERR_BAD_VALUE;
+    return FERRY_OK;
+}
+
+#define BAD(a)                                                                 \
+    do {                                                                       \
+        *bad = (a);                                                            \
+        return FERRY_ERR_BAD_REQUEST;                                          \
+    } while (0)
+
+static xmpp_stanza_t *new_el(xmpp_ctx_t *ctx, const char *name)
+{
+    xmpp_stanza_t *el = xmpp_stanza_new(ctx);
+
+    xmpp_stanza_set_name(el, name);
+    xmpp_stanza_set_ns(el, FERRY_NS);
+    return el;
+}
+
+int ferry_channel_parse(xmpp_stanza_t *el, struct ferry_channel *c,
+                        const char **bad)
+{
+    const char *v;
+    uint64_t u;
+
+    memset(c, 0, sizeof(*c));
+    v = xmpp_stanza_get_attribute(el, "sid");
+    if (!ferry_valid_sid(v))
+        BAD("sid");
+    strcpy(c->sid, v);
+    if (hex_decode(xmpp_stanza_get_attribute(el, "id"), c->id, 32) != FERRY_OK)
+        BAD("id");
+    v = xmpp_stanza_get_attribute(el, "host");
+    if (v == NULL || strlen(v) == 0 || strlen(v) > FERRY_HOST_MAX ||
+        strpbrk(v, " \t\r\n/") != NULL)
+        BAD("host");
+    strcpy(c->host, v);
+    if (parse_u64(xmpp_stanza_get_attribute(el, "port"), 65535, &u) !=
+            FERRY_OK ||
+        u == 0)
+        BAD("port");
+    c->port = (uint16_t)u;
+    if (get_bool(xmpp_stanza_get_attribute(el, "tls"), -1, &c->tls) !=
+            FERRY_OK ||
+        c->tls < 0)
+        BAD("tls");
+    if (get_key(el, "key", c->key) != FERRY_OK)
+        BAD("key");
+    if (ferry_time_parse(xmpp_stanza_get_attribute(el, "expires"),
+                         &c->expires) != FERRY_OK ||
+        c->expires != be64_get(c->id + 4))
+        BAD("expires");
+    if ((v = xmpp_stanza_get_attribute(el, "requester")) != NULL) {
+        if (!ferry_valid_jid(v) || !ferry_jid_is_full(v))
+            BAD("requester");
+        strcpy(c->requester, v);
+    }
+    return FERRY_OK;
+}
+
+xmpp_stanza_t *ferry_channel_build(xmpp_ctx_t *ctx,
+                                   const struct ferry_channel *c)
+{
+    xmpp_stanza_t *el = new_el(ctx, "channel");
+    char hx[65], t[21];
+
+    xmpp_stanza_set_attribute(el, "sid", c->sid);
+    hex_encode(c->id, 32, hx);
+    xmpp_stanza_set_attribute(el, "id", hx);
+    xmpp_stanza_set_attribute(el, "host", c->host);
+    set_u64(el, "port", c->port);
+    xmpp_stanza_set_attribute(el, "tls", c->tls ? "true" : "false");
+    set_key(el, "key", c->key);
+    ferry_time_format(c->expires, t);
+    xmpp_stanza_set_attribute(el, "expires", t);
+    if (c->requester[0])
+        xmpp_stanza_set_attribute(el, "requester", c->requester);
+    return el;
+}
+
+int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
+                        const char **bad)
+{
+    const char *v;
+
+    memset(r, 0, sizeof(*r));
+    v = xmpp_stanza_get_attribute(el, "sid");
+    if (!ferry_valid_sid(v))
+        BAD("sid");
+    strcpy(r->sid, v);
+    v = xmpp_stanza_get_attribute(el, "peer");
+    if (!ferry_valid_jid(v))
+        BAD("peer");
+    strcpy(r->peer, v);
+    if ((r->role = get_role(xmpp_stanza_get_attribute(el, "role"))) == 0)
+        BAD("role");
+    if (parse_u64(xmpp_stanza_get_attribute(el, "size"), FERRY_SIZE_MAX,
+                  &r->size) != FERRY_OK)
+        BAD("size");
+    if (get_bool(xmpp_stanza_get_attribute(el, "deliver"), 0, &r->deliver) !=
+        FERRY_OK)
+        BAD("deliver");
+    return FERRY_OK;
+}
+
+xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
+                                   const struct ferry_request *r)
+{
+    xmpp_stanza_t *el = new_el(ctx, "request");
+
+    xmpp_stanza_set_attribute(el, "sid", r->sid);
+    xmpp_stanza_set_attribute(el, "peer", r->peer);
+    xmpp_stanza_set_attribute(el, "role", role_str(r->role));
+    set_u64(el, "size", r->size);
+    if (r->deliver)
+        xmpp_stanza_set_attribute(el, "deliver", "true");
+    return el;
+}
+
+static int valid_name(const char *v)
+{
+    size_t i, n, chars = 0;
+
+    if (v == NULL || (n = strlen(v)) == 0 || n > FERRY_NAME_MAX * 4)
+        return 0;
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+        return 0;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)v[i];
+        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+            return 0;
+        if ((c & 0xc0) != 0x80)
+            chars++;
+    }
+    return chars <= FERRY_NAME_MAX;
+}
+
+static int valid_media(const char *v)
+{
+    const char *slash;
+    size_t i, n;
+
+    if (v == NULL || (n = strlen(v)) < 3 || n > FERRY_MEDIA_MAX)
+        return 0;
+    if ((slash = strchr(v, '/')) == NULL || slash == v || slash[1] == '\0' ||
+        strchr(slash + 1, '/') != NULL)
+        return 0;
+    for (i = 0; i < n; i++)
+        if (v[i] != '/' && !strchr("!#$&-^_.+", v[i]) &&
+            !((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+              (v[i] >= '0' && v[i] <= '9')))
+            return 0;
+    return 1;
+}
+
+int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
+                      const char **bad)
+{
+    const char *v;
+    uint64_t u;
+
+    memset(o, 0, sizeof(*o));
+    v = xmpp_stanza_get_attribute(el, "sid");
+    if (!ferry_valid_sid(v))
+        BAD("sid");
+    strcpy(o->sid, v);
+    v = xmpp_stanza_get_attribute(el, "name");
+    if (!valid_name(v))
+        BAD("name");
+    strcpy(o->name, v);
+    if (parse_u64(xmpp_stanza_get_attribute(el, "size"), FERRY_SIZE_MAX,
+                  &o->size) != FERRY_OK)
+        BAD("size");
+    v = xmpp_stanza_get_attribute(el, "media-type");
+    if (!valid_media(v))
+        BAD("media-type");
+    strcpy(o->media_type, v);
+    if (parse_u64(xmpp_stanza_get_attribute(el, "chunk-size"), FERRY_CHUNK_MAX,
+                  &u) != FERRY_OK ||
+        u < FERRY_CHUNK_MIN)
+        BAD("chunk-size");
+    o->chunk_size = (uint32_t)u;
+    if (get_key(el, "key", o->key) != FERRY_OK)
+        BAD("key");
+    if ((o->requester = get_role(xmpp_stanza_get_attribute(el, "requester"))) ==
+        0)
+        BAD("requester");
+    if ((v = xmpp_stanza_get_attribute(el, "sha256")) != NULL) {
+        if (hex_decode(v, o->sha256, 32) != FERRY_OK)
+            BAD("sha256");
+        o->has_sha256 = 1;
+    }
+    return FERRY_OK;
+}
+
+xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o)
+{
+    xmpp_stanza_t *el = new_el(ctx, "offer");
+    char hx[65];
+
+    xmpp_stanza_set_attribute(el, "sid", o->sid);
+    xmpp_stanza_set_attribute(el, "name", o->name);
+    set_u64(el, "size", o->size);
+    xmpp_stanza_set_attribute(el, "media-type", o->media_type);
+    set_u64(el, "chunk-size", o->chunk_size);
+    set_key(el, "key", o->key);
+    xmpp_stanza_set_attribute(el, "requester", role_str(o->requester));
+    if (o->has_sha256) {
+        hex_encode(o->sha256, 32, hx);
+        xmpp_stanza_set_attribute(el, "sha256", hx);
+    }
+    return el;
+}
+
+int ferry_accept_parse(xmpp_stanza_t *el, struct ferry_accept *a,
+                       const char **bad)
+{
+    const char *v;
+
+    memset(a, 0, sizeof(*a));
+    v = xmpp_stanza_get_attribute(el, "sid");
+    if (!ferry_valid_sid(v))
+        BAD("sid");
+    strcpy(a->sid, v);
+    if (get_key(el, "key", a->key) != FERRY_OK)
+        BAD("key");
+    if ((v = xmpp_stanza_get_attribute(el, "resume-from")) != NULL) {
+        if (parse_u64(v, UINT64_MAX / 2, &a->resume_from) != FERRY_OK)
+            BAD("resume-from");
+        a->has_resume = 1;
+    }
+    return FERRY_OK;
+}
+
+xmpp_stanza_t *ferry_accept_build(xmpp_ctx_t *ctx, const struct ferry_accept *a)
+{
+    xmpp_stanza_t *el = new_el(ctx, "accept");
+
+    xmpp_stanza_set_attribute(el, "sid", a->sid);
+    set_key(el, "key", a->key);
+    if (a->has_resume)
+        set_u64(el, "resume-from", a->resume_from);
+    return el;
+}
+
+xmpp_stanza_t *ferry_reason_build(xmpp_ctx_t *ctx, const char *name,
+                                  const char *sid, const char *reason,
+                                  const char *text)
+{
+    xmpp_stanza_t *el = new_el(ctx, name), *t;
+
+    xmpp_stanza_set_attribute(el, "sid", sid);
+    xmpp_stanza_set_attribute(el, "reason", reason);
+    if (text != NULL && text[0]) {
+        t = xmpp_stanza_new(ctx);
+        xmpp_stanza_set_text(t, text);
+        xmpp_stanza_add_child_ex(el, t, 0);
+    }
+    return el;
+}
+
+xmpp_stanza_t *ferry_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *req,
+                           const char *type)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new(ctx);
+    const char *v;
+
+    xmpp_stanza_set_name(s, xmpp_stanza_get_name(req));
+    if (type != NULL)
+        xmpp_stanza_set_type(s, type);
+    if ((v = xmpp_stanza_get_id(req)) != NULL)
+        xmpp_stanza_set_id(s, v);
+    if ((v = xmpp_stanza_get_from(req)) != NULL)
+        xmpp_stanza_set_to(s, v);
+    if ((v = xmpp_stanza_get_to(req)) != NULL)
+        xmpp_stanza_set_from(s, v);
+    return s;
+}
+
+xmpp_stanza_t *ferry_error_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *req, int code,
+                                 const char *ferry_cond, const char *attr,
+                                 const char *text)
+{
+    xmpp_stanza_t *s = ferry_reply(ctx, req, "error");
+    xmpp_stanza_t *err = xmpp_stanza_new(ctx), *c, *t, *tx;
+
+    xmpp_stanza_set_name(err, "error");
+    xmpp_stanza_set_type(err, ferry_err_type(code));
+    c = xmpp_stanza_new(ctx);
+    xmpp_stanza_set_name(c, ferry_err_condition(code));
+    xmpp_stanza_set_ns(c, FERRY_NS_STANZAS);
+    xmpp_stanza_add_child_ex(err, c, 0);
+    if (text != NULL) {
+        t = xmpp_stanza_new(ctx);
+        xmpp_stanza_set_name(t, "text");
+        xmpp_stanza_set_ns(t, FERRY_NS_STANZAS);
+        tx = xmpp_stanza_new(ctx);
+        xmpp_stanza_set_text(tx, text);
+        xmpp_stanza_add_child_ex(t, tx, 0);
+        xmpp_stanza_add_child_ex(err, t, 0);
+    }
+    if (ferry_cond != NULL) {
+        c = new_el(ctx, ferry_cond);
+        if (attr != NULL)
+            xmpp_stanza_set_attribute(c, "name", attr);
+        xmpp_stanza_add_child_ex(err, c, 0);
+    }
+    xmpp_stanza_add_child_ex(s, err, 0);
+    return s;
+}

@@ -1,0 +1,107 @@
+/* Ferry's stanzas (XEP draft, "Use Cases"): builders and strict parsers
+ * shared by ferry-component and libferry. Parsers validate every
+ * attribute (length, charset, decoded size, range); on failure they return
+ * FERRY_ERR_BAD_REQUEST and name the offending attribute in *bad. */
+#ifndef FERRY_STANZA_H
+#define FERRY_STANZA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <strophe.h>
+
+#define FERRY_NS "urn:xmpp:ferry:0"
+#define FERRY_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define FERRY_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
+#define FERRY_NS_DISCO_ITEMS "http://jabber.org/protocol/disco#items"
+#define FERRY_NS_PING "urn:xmpp:ping"
+#define FERRY_NS_VERSION "jabber:iq:version"
+#define FERRY_NS_DATA "jabber:x:data"
+
+#define FERRY_JID_MAX 3071
+#define FERRY_NAME_MAX 255
+#define FERRY_MEDIA_MAX 127
+#define FERRY_HOST_MAX 253
+#define FERRY_SIZE_MAX 9223372036854775807ULL
+
+struct ferry_channel {
+    char sid[65];
+    uint8_t id[32];
+    char host[FERRY_HOST_MAX + 1];
+    uint16_t port;
+    int tls;
+    uint8_t key[32];
+    uint64_t expires;                  /* Unix seconds */
+    char requester[FERRY_JID_MAX + 1]; /* empty unless delivered */
+};
+
+struct ferry_request {
+    char sid[65];
+    char peer[FERRY_JID_MAX + 1];
+    int role; /* ROLE_SENDER or ROLE_RECEIVER */
+    uint64_t size;
+    int deliver;
+};
+
+struct ferry_offer {
+    char sid[65];
+    char name[FERRY_NAME_MAX * 4 + 1]; /* UTF-8 */
+    uint64_t size;
+    char media_type[FERRY_MEDIA_MAX + 1];
+    uint32_t chunk_size;
+    uint8_t key[32];
+    int requester; /* ROLE_SENDER or ROLE_RECEIVER */
+    int has_sha256;
+    uint8_t sha256[32];
+};
+
+struct ferry_accept {
+    char sid[65];
+    uint8_t key[32];
+    int has_resume;
+    uint64_t resume_from;
+};
+
+int ferry_valid_sid(const char *s);
+/* A plausible JID: 1..3071 bytes, no whitespace or control characters,
+ * a non-empty domain part. */
+int ferry_valid_jid(const char *s);
+/* 1 when s is a full JID (has a resource). */
+int ferry_jid_is_full(const char *s);
+
+int ferry_channel_parse(xmpp_stanza_t *el, struct ferry_channel *out,
+                        const char **bad);
+xmpp_stanza_t *ferry_channel_build(xmpp_ctx_t *ctx,
+                                   const struct ferry_channel *c);
+int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *out,
+                        const char **bad);
+xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
+                                   const struct ferry_request *r);
+int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *out,
+                      const char **bad);
+xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o);
+int ferry_accept_parse(xmpp_stanza_t *el, struct ferry_accept *out,
+                       const char **bad);
+xmpp_stanza_t *ferry_accept_build(xmpp_ctx_t *ctx,
+                                  const struct ferry_accept *a);
+/* <reject/> and <cancel/>: reason token (and optional text for reject). */
+xmpp_stanza_t *ferry_reason_build(xmpp_ctx_t *ctx, const char *name,
+                                  const char *sid, const char *reason,
+                                  const char *text);
+
+/* An error reply to `req` (iq or message): to/from swapped, `from` always
+ * set (ejabberd requires it), the RFC 6120 condition and type for `code`,
+ * text, and a Ferry condition element (with name= when attr is set). */
+xmpp_stanza_t *ferry_error_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *req, int code,
+                                 const char *ferry_cond, const char *attr,
+                                 const char *text);
+/* A new stanza of `name` addressed back to req's sender, from req's
+ * recipient, with req's id (iq result). */
+xmpp_stanza_t *ferry_reply(xmpp_ctx_t *ctx, xmpp_stanza_t *req,
+                           const char *type);
+
+/* Unix seconds <-> "YYYY-MM-DDThh:mm:ssZ". */
+void ferry_time_format(uint64_t t, char out[21]);
+int ferry_time_parse(const char *s, uint64_t *t);
+
+#endif

@@ -1,0 +1,171 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "chan.h"
+#include "component.h"
+#include "crypto.h"
+#include "err.h"
+#include "frame.h"
+#include "log.h"
+#include "stanza.h"
+
+/* "host:port[,tls][,weight=N]" entries into c->relays. */
+int relays_parse(struct comp *c)
+{
+    size_t n = 0, i;
+    char **list = c->conf.relays;
+
+    while (list && list[n])
+        n++;
+    if (n == 0) {
+        log_warnx("no relays configured");
+        return FERRY_ERR_CONFIG;
+    }
+    free(c->relays);
+    c->relays = calloc(n, sizeof(*c->relays));
+    c->nrelays = n;
+    c->total_weight = 0;
+    for (i = 0; i < n; i++) {
+        struct relay_addr *r = &c->relays[i];
+        char **parts = g_strsplit(list[i], ",", -1), *colon;
+        char *end;
+        long port;
+        size_t k;
+
+        r->weight = 1;
+        colon = strrchr(parts[0], ':');
+        if (colon == NULL || colon == parts[0] ||
+            (size_t)(colon - parts[0]) >= sizeof(r->host)) {
+            log_warnx("relay %s: expected host:port", list[i]);
+            g_strfreev(parts);
+            return FERRY_ERR_CONFIG;
+        }
+        port = strtol(colon + 1, &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535) {
+            log_warnx("relay %s: bad port", list[i]);
+            g_strfreev(parts);
+            return FERRY_ERR_CONFIG;
+        }
+        memcpy(r->host, parts[0], (size_t)(colon - parts[0]));
+        /* "[v6]" is how the config writes an IPv6 literal */
+        if (r->host[0] == '[') {
+            size_t hl = strlen(r->host);
+            memmove(r->host, r->host + 1, hl);
+            if (hl >= 2 && r->host[hl - 2] == ']')
+                r->host[hl - 2] = '\0';
+        }
+        r->port = (uint16_t)port;
+        for (k = 1; parts[k]; k++) {
+            if (strcmp(parts[k], "tls") == 0)
+                r->tls = 1;
+            else if (strncmp(parts[k], "weight=", 7) == 0 &&
+                     atoi(parts[k] + 7) > 0)
+                r->weight = (unsigned)atoi(parts[k] + 7);
+            else {
+                log_warnx("relay %s: unknown option %s", list[i], parts[k]);
+                g_strfreev(parts);
+                return FERRY_ERR_CONFIG;
+            }
+        }
+        c->total_weight += r->weight;
+        g_strfreev(parts);
+    }
+    return FERRY_OK;
+}
+
+static const struct relay_addr *pick_relay(struct comp *c)
+{
+    uint32_t x;
+    size_t i;
+
+    ferry_random(&x, sizeof(x));
+    x %= c->total_weight;
+    for (i = 0; i < c->nrelays; i++) {
+        if (x < c->relays[i].weight)
+            return &c->relays[i];
+        x -= c->relays[i].weight;
+    }
+    return &c->relays[0];
+}
+
+static int refuse(struct comp *c, xmpp_stanza_t *iq, int code, const char *cond,
+                  const char *attr, const char *text)
+{
+    log_info("refused from=%s id=%s condition=%s ferry=%s%s%s text=\"%s\"",
+             xmpp_stanza_get_from(iq) ? xmpp_stanza_get_from(iq) : "-",
+             xmpp_stanza_get_id(iq) ? xmpp_stanza_get_id(iq) : "-",
+             ferry_err_condition(code), cond ? cond : "-", attr ? " attr=" : "",
+             attr ? attr : "", text);
+    c->refused++;
+    comp_send(c, ferry_error_reply(c->ctx, iq, code, cond, attr, text));
+    return 1;
+}
+
+/* A channel request (XEP draft, "Channel request"): authenticate, check
+ * policy, mint a channel, answer (and deliver to the peer if asked). */
+int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
+{
+    const char *from = xmpp_stanza_get_from(iq), *bad = NULL, *cond = NULL;
+    struct ferry_request rq;
+    struct ferry_channel ch;
+    const struct relay_addr *ra;
+    xmpp_stanza_t *res, *msg;
+    uint64_t now = (uint64_t)time(NULL);
+    char why[160], text[200], *id;
+    int rc;
+
+    if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
+        return refuse(c, iq, FERRY_ERR_NOT_AUTHORIZED, "not-full-jid", NULL,
+                      "requests must come from a full JID");
+    if (ferry_request_parse(el, &rq, &bad) != FERRY_OK) {
+        snprintf(text, sizeof(text), "attribute %s: missing or invalid", bad);
+        return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", bad, text);
+    }
+    if (rq.deliver && !ferry_jid_is_full(rq.peer))
+        return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", "peer",
+                      "attribute peer: delivery needs a full JID");
+    if (c->conf.max_file_size > 0 &&
+        rq.size > (uint64_t)c->conf.max_file_size) {
+        snprintf(text, sizeof(text), "size %llu over the limit of %lld",
+                 (unsigned long long)rq.size, (long long)c->conf.max_file_size);
+        return refuse(c, iq, FERRY_ERR_TOO_LARGE, "too-large", NULL, text);
+    }
+    memset(&ch, 0, sizeof(ch));
+    ch.expires = now + (uint64_t)c->conf.lifetime;
+    rc =
+        policy_check(c->policy, from, now, ch.expires, &cond, why, sizeof(why));
+    if (rc != FERRY_OK)
+        return refuse(c, iq, rc, cond, NULL, why);
+    ra = pick_relay(c);
+    strcpy(ch.sid, rq.sid);
+    snprintf(ch.host, sizeof(ch.host), "%s", ra->host);
+    ch.port = ra->port;
+    ch.tls = ra->tls;
+    if (chan_id_new(ch.expires, ch.id) != FERRY_OK ||
+        chan_key(c->relay_secret, c->relay_secret_len, ch.id, ch.key) !=
+            FERRY_OK)
+        return refuse(c, iq, FERRY_ERR_INTERNAL, NULL, NULL,
+                      "cannot mint a channel");
+    if (rq.deliver) {
+        id = xmpp_uuid_gen(c->ctx);
+        msg = xmpp_message_new(c->ctx, NULL, rq.peer, id);
+        xmpp_free(c->ctx, id);
+        xmpp_stanza_set_from(msg, c->conf.jid);
+        snprintf(ch.requester, sizeof(ch.requester), "%s", from);
+        xmpp_stanza_add_child_ex(msg, ferry_channel_build(c->ctx, &ch), 0);
+        comp_send(c, msg);
+        ch.requester[0] = '\0';
+    }
+    res = ferry_reply(c->ctx, iq, "result");
+    xmpp_stanza_add_child_ex(res, ferry_channel_build(c->ctx, &ch), 0);
+    comp_send(c, res);
+    ferry_wipe(ch.key, sizeof(ch.key));
+    c->served++;
+    log_info("channel allocated from=%s peer=%s role=%s sid=%s relay=%s:%u "
+             "deliver=%d",
+             from, rq.peer, rq.role == ROLE_SENDER ? "sender" : "receiver",
+             rq.sid, ra->host, ra->port, rq.deliver);
+    return 1;
+}

@@ -1,0 +1,75 @@
+/* ferry-component internals (not installed). */
+#ifndef FERRY_COMPONENT_H
+#define FERRY_COMPONENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+#include <strophe.h>
+
+#include "conf.h"
+
+struct comp_conf {
+    char *server;
+    int64_t port;
+    char *jid;
+    char *secret_file;
+    char *relay_secret_file;
+    char **relays;
+    int64_t lifetime;
+    char **allowed_domains;
+    int64_t max_channels_per_jid;
+    int64_t requests_per_minute;
+    int64_t max_file_size;
+    int64_t chunk_size_max;
+    int64_t reconnect_max;
+    int64_t log_level;
+};
+
+extern const struct conf_opt comp_opts[];
+extern const size_t comp_nopts;
+
+struct relay_addr {
+    char host[254];
+    uint16_t port;
+    int tls;
+    unsigned weight;
+};
+
+struct comp {
+    struct comp_conf conf;
+    xmpp_ctx_t *ctx;
+    xmpp_conn_t *conn;
+    char *secret; /* component password */
+    uint8_t *relay_secret;
+    size_t relay_secret_len;
+    struct relay_addr *relays;
+    size_t nrelays;
+    unsigned total_weight;
+    struct policy *policy;
+    int connected;
+    uint64_t served;
+    uint64_t refused;
+};
+
+/* component/policy.c: allow-list and per-JID limits. */
+struct policy;
+struct policy *policy_new(const struct comp_conf *conf);
+void policy_free(struct policy *p);
+/* FERRY_OK, FERRY_ERR_POLICY (domain), FERRY_ERR_QUOTA (open channels) or
+ * FERRY_ERR_LIMIT (rate). On FERRY_OK the request is counted and a channel
+ * expiring at `expiry` is recorded for the bare JID. */
+int policy_check(struct policy *p, const char *from, uint64_t now,
+                 uint64_t expiry, const char **cond, char *why, size_t whylen);
+
+/* component/alloc.c */
+int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *req);
+int relays_parse(struct comp *c);
+
+/* component/disco.c */
+int disco_handle(struct comp *c, xmpp_stanza_t *iq, const char *ns);
+
+void comp_send(struct comp *c, xmpp_stanza_t *s); /* sends and releases */
+
+#endif

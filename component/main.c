@@ -1,0 +1,320 @@
+/* ferry-component: the XEP-0114 external component that authenticates
+ * requesters and allocates relay channels (XEP draft, "Channel request").
+ * Runs on libstrophe's loop; reconnects with capped exponential backoff. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <glib.h>
+
+#include "component.h"
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "stanza.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+    stop_signal = sig;
+}
+
+void comp_send(struct comp *c, xmpp_stanza_t *s)
+{
+    if (c->conn != NULL && c->connected)
+        xmpp_send(c->conn, s);
+    xmpp_stanza_release(s);
+}
+
+static xmpp_stanza_t *first_element(xmpp_stanza_t *s)
+{
+    xmpp_stanza_t *ch;
+
+    for (ch = xmpp_stanza_get_children(s); ch; ch = xmpp_stanza_get_next(ch))
+        if (xmpp_stanza_is_tag(ch))
+            return ch;
+    return NULL;
+}
+
+static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
+{
+    struct comp *c = ud;
+    const char *type = xmpp_stanza_get_type(iq), *ns, *name;
+    xmpp_stanza_t *el;
+
+    (void)conn;
+    if (type == NULL || strcmp(type, "result") == 0 ||
+        strcmp(type, "error") == 0)
+        return 1;
+    if (strcmp(type, "get") != 0 && strcmp(type, "set") != 0) {
+        comp_send(c, ferry_error_reply(c->ctx, iq, FERRY_ERR_BAD_REQUEST, NULL,
+                                       NULL, "unknown iq type"));
+        return 1;
+    }
+    if ((el = first_element(iq)) == NULL) {
+        comp_send(c, ferry_error_reply(c->ctx, iq, FERRY_ERR_BAD_REQUEST, NULL,
+                                       NULL, "iq without payload"));
+        return 1;
+    }
+    ns = xmpp_stanza_get_ns(el);
+    name = xmpp_stanza_get_name(el);
+    if (ns != NULL && strcmp(ns, FERRY_NS) == 0 && strcmp(type, "set") == 0 &&
+        name != NULL && strcmp(name, "request") == 0)
+        return alloc_handle(c, iq, el);
+    if (ns != NULL && strcmp(type, "get") == 0 && disco_handle(c, iq, ns))
+        return 1;
+    /* RFC 6120 8.4: an IQ nobody here understands. */
+    xmpp_stanza_t *err =
+        xmpp_stanza_reply_error(iq, "cancel", "service-unavailable", NULL);
+    if (err != NULL) {
+        xmpp_stanza_del_attribute(err, "lang");
+        xmpp_stanza_set_from(err, c->conf.jid);
+        comp_send(c, err);
+    }
+    return 1;
+}
+
+static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *m, void *ud)
+{
+    struct comp *c = ud;
+    const char *type = xmpp_stanza_get_type(m);
+
+    (void)conn;
+    /* Never answer an error with an error (RFC 6120 8.3.1). */
+    if (type != NULL && strcmp(type, "error") == 0)
+        return 1;
+    xmpp_stanza_t *err = xmpp_stanza_reply_error(
+        m, "cancel", "service-unavailable", "this service takes no messages");
+    if (err != NULL) {
+        xmpp_stanza_del_attribute(err, "lang");
+        xmpp_stanza_set_from(err, c->conf.jid);
+        comp_send(c, err);
+    }
+    return 1;
+}
+
+static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *p, void *ud)
+{
+    (void)conn;
+    (void)p;
+    (void)ud;
+    return 1; /* a component has no roster: presence is ignored */
+}
+
+static struct {
+    int pending;
+    time_t at;
+    int backoff;
+} reconnect = {0, 0, 1};
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
+                    xmpp_stream_error_t *se, void *ud)
+{
+    struct comp *c = ud;
+
+    (void)conn;
+    (void)se;
+    if (ev == XMPP_CONN_CONNECT) {
+        c->connected = 1;
+        reconnect.backoff = 1;
+        log_info("connected jid=%s server=%s:%lld", c->conf.jid, c->conf.server,
+                 (long long)c->conf.port);
+        return;
+    }
+    c->connected = 0;
+    if (stop_signal)
+        return;
+    reconnect.pending = 1;
+    reconnect.at = time(NULL) + reconnect.backoff;
+    log_warnx("disconnected error=%d; reconnecting in %ds", error,
+              reconnect.backoff);
+    reconnect.backoff = reconnect.backoff * 2 > c->conf.reconnect_max
+                            ? (int)c->conf.reconnect_max
+                            : reconnect.backoff * 2;
+}
+
+static int refuse_socket(xmpp_conn_t *conn, void *sock)
+{
+    (void)conn;
+    (void)sock;
+    return -1;
+}
+
+static int start_conn(struct comp *c)
+{
+    int rc;
+
+    if (c->conn != NULL)
+        xmpp_conn_release(c->conn);
+    c->conn = xmpp_conn_new(c->ctx);
+    xmpp_conn_set_jid(c->conn, c->conf.jid);
+    xmpp_conn_set_pass(c->conn, c->secret);
+    xmpp_handler_add(c->conn, on_iq, NULL, "iq", NULL, c);
+    xmpp_handler_add(c->conn, on_message, NULL, "message", NULL, c);
+    xmpp_handler_add(c->conn, on_presence, NULL, "presence", NULL, c);
+    /* libstrophe 0.12 allocates the XEP-0198 state only in
+     * xmpp_connect_client(), yet reads it for every received stanza: a
+     * component crashes on its first stanza. A client connect whose socket
+     * option callback refuses fails at once, without I/O, and leaves that
+     * state allocated (see NOTES.md). */
+    xmpp_conn_set_sockopt_callback(c->conn, refuse_socket);
+    (void)xmpp_connect_client(c->conn, "127.0.0.1", 1, NULL, NULL);
+    xmpp_conn_set_sockopt_callback(c->conn, xmpp_sockopt_cb_keepalive);
+    rc = xmpp_connect_component(c->conn, c->conf.server,
+                                (unsigned short)c->conf.port, on_conn, c);
+    if (rc != XMPP_EOK) {
+        log_warnx("connect to %s:%lld failed rc=%d", c->conf.server,
+                  (long long)c->conf.port, rc);
+        reconnect.pending = 1;
+        reconnect.at = time(NULL) + reconnect.backoff;
+        return -1;
+    }
+    log_info("connecting to %s:%lld as %s", c->conf.server,
+             (long long)c->conf.port, c->conf.jid);
+    return 0;
+}
+
+static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
+                        const char *msg)
+{
+    (void)ud;
+    if (level >= XMPP_LEVEL_WARN)
+        log_warnx("strophe %s: %s", area, msg);
+    else if (level == XMPP_LEVEL_INFO)
+        log_debug("strophe %s: %s", area, msg);
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: ferry-component [-dhnTVv] [-f file]\n"
+               "  -f file  configuration file\n"
+               "  -n       check the configuration and exit\n"
+               "  -T       print the effective configuration and exit\n"
+               "  -v, -d   more log output (-d: debug)\n"
+               "  -V       print the version\n"
+               "  -h       this help\n");
+}
+
+static int load_secrets(struct comp *c)
+{
+    uint8_t *s;
+    size_t l;
+    int rc;
+
+    if (c->conf.secret_file == NULL || c->conf.relay_secret_file == NULL) {
+        fprintf(stderr, "component.secret_file and channels.relay_secret_file "
+                        "are required\n");
+        return -1;
+    }
+    if ((rc = conf_read_secret(c->conf.secret_file, &s, &l)) != FERRY_OK) {
+        fprintf(stderr, "%s: %s\n", c->conf.secret_file, ferry_strerror(rc));
+        return -1;
+    }
+    c->secret = g_strndup((const char *)s, l);
+    conf_secret_free(s, l);
+    if ((rc = conf_read_secret(c->conf.relay_secret_file, &c->relay_secret,
+                               &c->relay_secret_len)) != FERRY_OK) {
+        fprintf(stderr, "%s: %s\n", c->conf.relay_secret_file,
+                ferry_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct comp c;
+    const char *path = NULL;
+    int ch, check_only = 0, dump = 0, verbose = -1, problems = 0;
+    xmpp_log_t logger = {strophe_log, NULL};
+
+    memset(&c, 0, sizeof(c));
+    while ((ch = getopt(argc, argv, "df:hnTVv")) != -1) {
+        switch (ch) {
+        case 'd':
+            verbose = LOG_LVL_DEBUG;
+            break;
+        case 'f':
+            path = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'n':
+            check_only = 1;
+            break;
+        case 'T':
+            dump = 1;
+            break;
+        case 'V':
+            printf("ferry-component %s\n", PACKAGE_VERSION);
+            return 0;
+        case 'v':
+            verbose = verbose < 0 ? 2 : verbose + 1;
+            break;
+        default:
+            usage(stderr);
+            return 64;
+        }
+    }
+    log_init("ferry-component", LOG_LVL_INFO);
+    if (conf_defaults(comp_opts, comp_nopts, &c.conf) != FERRY_OK)
+        fatalx("built-in defaults are invalid");
+    if (path != NULL)
+        problems = conf_load(comp_opts, comp_nopts, &c.conf, path, stderr);
+    if (problems == 0 && load_secrets(&c) < 0)
+        problems++;
+    if (problems == 0 && relays_parse(&c) != FERRY_OK)
+        problems++;
+    if (check_only || dump) {
+        if (dump)
+            conf_dump(comp_opts, comp_nopts, &c.conf, stdout);
+        else if (problems == 0)
+            printf("configuration OK\n");
+        return problems ? 78 : 0;
+    }
+    if (problems)
+        fatalx("%d configuration problem(s); run with -n for the list",
+               problems);
+    log_setlevel(verbose >= 0 ? verbose : (int)c.conf.log_level);
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+    signal(SIGPIPE, SIG_IGN);
+
+    xmpp_initialize();
+    c.ctx = xmpp_ctx_new(NULL, &logger);
+    c.policy = policy_new(&c.conf);
+    start_conn(&c);
+    while (!stop_signal) {
+        xmpp_run_once(c.ctx, 200);
+        if (reconnect.pending && time(NULL) >= reconnect.at) {
+            reconnect.pending = 0;
+            start_conn(&c);
+        }
+    }
+    log_info("signal %d: shutting down served=%llu refused=%llu",
+             (int)stop_signal, (unsigned long long)c.served,
+             (unsigned long long)c.refused);
+    if (c.conn != NULL) {
+        if (c.connected) {
+            int i;
+            xmpp_disconnect(c.conn);
+            for (i = 0; i < 20 && c.connected; i++)
+                xmpp_run_once(c.ctx, 50);
+        }
+        xmpp_conn_release(c.conn);
+    }
+    policy_free(c.policy);
+    xmpp_ctx_free(c.ctx);
+    xmpp_shutdown();
+    g_free(c.secret);
+    conf_secret_free(c.relay_secret, c.relay_secret_len);
+    free(c.relays);
+    conf_free(comp_opts, comp_nopts, &c.conf);
+    return 0;
+}
