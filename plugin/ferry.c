@@ -242,6 +242,12 @@ static int on_channel_result(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
             if (strcmp(xmpp_stanza_get_name(c), "text") != 0)
                 why = xmpp_stanza_get_name(c);
         }
+        /* The peer is waiting for channel information that will not
+         * come: tell it. */
+        send_message(t->ctx, t->peer,
+                     ferry_reason_build(t->ctx->x, "cancel", t->sid,
+                                        ferry_errname(FERRY_ERR_LIMIT), NULL),
+                     NULL);
         transfer_finish(t, FERRY_DONE_REFUSED, why);
         return 0;
     }
@@ -264,7 +270,7 @@ ferry_transfer_t *ferry_send_file(ferry_ctx_t *ctx, const char *peer,
                                   const char *path,
                                   const ferry_send_opts_t *opts)
 {
-    ferry_send_opts_t def = {FERRY_REQUESTER_RECEIVER, 0, 0, NULL, NULL, 0};
+    ferry_send_opts_t def = {FERRY_REQUESTER_RECEIVER, 0, 0, NULL, NULL, 0, 0};
     ferry_transfer_t *t;
     struct ferry_offer o;
     struct stat sb;
@@ -295,6 +301,7 @@ ferry_transfer_t *ferry_send_file(ferry_ctx_t *ctx, const char *peer,
         opts->requester == FERRY_REQUESTER_SENDER ? ROLE_SENDER : ROLE_RECEIVER;
     t->deliver = opts->deliver;
     t->shuffle = opts->shuffle;
+    t->corrupt_chunk = opts->corrupt_chunk;
     if (opts->sid && ferry_valid_sid(opts->sid))
         snprintf(t->sid, sizeof(t->sid), "%s", opts->sid);
     else {

@@ -72,6 +72,8 @@ typedef struct {
     const char *sid;             /**< reuse a session id (resume) */
     const char *media_type;      /**< default application/octet-stream */
     int shuffle;                 /**< test: send chunks out of order */
+    uint64_t corrupt_chunk;      /**< test: if N > 0, flip one bit of chunk
+                                      N-1 after sealing it */
 } ferry_send_opts_t;
 
 /** Attaches to conn. NULL on allocation failure. */

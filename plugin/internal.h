@@ -68,6 +68,7 @@ struct ferry_transfer {
     size_t cache_bytes;
     uint64_t *order; /* sender, shuffle mode: send order */
     int shuffle;
+    uint64_t corrupt_chunk; /* 1-based; 0: off */
     time_t deadline;
     char *iq_id;
 };

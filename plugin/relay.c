@@ -160,7 +160,11 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num)
         sha256_update(t->hash, p + 12, len);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, num, t->sid, ad);
-    return aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12);
+    if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK)
+        return FERRY_ERR_CRYPTO;
+    if (t->corrupt_chunk == num + 1)
+        p[12] ^= 0x01;
+    return FERRY_OK;
 }
 
 static int put_end(ferry_transfer_t *t)

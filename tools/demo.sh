@@ -30,7 +30,7 @@ ferry_cli bob recv --dir "$T/bob-inbox" --accept-from alice@localhost \
     2>"$T/bob.log" &
 BOB=$!
 sleep 0.5
-ferry_cli alice send bob@localhost/cli "$T/sample.bin"
+(ferry_cli alice send bob@localhost/cli "$T/sample.bin")
 ALICE_RC=$?
 wait $BOB
 BOB_RC=$?

@@ -42,6 +42,7 @@ static struct {
     ferry_requester_t requester;
     unsigned chunk;
     int deliver, count, timeout, quiet, shuffle, yes;
+    unsigned long long corrupt;
     char **accept_from;
     const char *peer, *file;
 } o = {.requester = FERRY_REQUESTER_RECEIVER,
@@ -92,6 +93,8 @@ static void usage(FILE *f)
         "  --deliver             the component delivers the channel info\n"
         "  --chunk-size BYTES    1024..1048576 (default 262144)\n"
         "  --sid SID             session id (reuse one to resume)\n"
+        "  --shuffle             test: send chunks out of order\n"
+        "  --test-corrupt-chunk N  test: damage chunk N after sealing\n"
         "recv options:\n"
         "  --dir DIR             where files go (default .)\n"
         "  --accept-from JID     accept offers from this JID (repeatable)\n"
@@ -331,6 +334,7 @@ static int parse_args(int argc, char **argv)
                                        {"yes", 0, 0, 'y'},
                                        {"help", 0, 0, 'h'},
                                        {"shuffle", 0, 0, 'S'},
+                                       {"test-corrupt-chunk", 1, 0, 'C'},
                                        {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
@@ -404,6 +408,9 @@ static int parse_args(int argc, char **argv)
             break;
         case 'S':
             o.shuffle = 1;
+            break;
+        case 'C':
+            o.corrupt = strtoull(optarg, NULL, 10) + 1;
             break;
         case 'h':
             usage(stdout);
@@ -492,6 +499,7 @@ int main(int argc, char **argv)
         so.deliver = o.deliver;
         so.sid = o.sid;
         so.shuffle = o.shuffle;
+        so.corrupt_chunk = o.corrupt;
         t_start = now_s();
         current = ferry_send_file(fctx, o.peer, o.file, &so);
         if (current == NULL) {

@@ -209,12 +209,12 @@ start_component() {
 COMPONENT="$top_builddir/component/ferry-component"
 FERRY="$top_builddir/plugin/cli/ferry"
 
-# ferry_cli USER ARGS...: runs the CLI as USER@localhost against our server.
+# ferry_cli USER COMMAND ARGS...: runs the CLI as USER@localhost against
+# our server, in place of the calling (sub)shell, so that `ferry_cli ... &`
+# leaves the ferry process itself in $!.
 ferry_cli() {
-    u=$1
-    shift
-    cmd=$1
-    shift
-    "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
+    u=$1 cmd=$2
+    shift 2
+    exec "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
         --server "127.0.0.1:$C2S_PORT" --component ferry.localhost "$@"
 }

@@ -1,0 +1,104 @@
+#!/bin/bash
+# ferry-component against a real Prosody: disco, channel requests in both
+# roles whose keys verify with common/, every refusal with its condition,
+# malformed requests, 100 concurrent requesters, unknown IQs, and a Prosody
+# restart the component survives.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+
+PROBE="$top_builddir/tests/integration/xmpp-probe"
+start_relay || exit 1
+start_prosody || exit 1
+start_component "[policy]" "allowed_domains = localhost" \
+    "max_channels_per_jid = 3" "requests_per_minute = 1000" \
+    "max_file_size = 1000000" || exit 1
+register_user carol carol-pw
+register_user dave dave-pw
+register_user many many-pw
+
+probe() {
+    u=$1
+    shift
+    "$PROBE" --jid "$u@localhost" --password "$u-pw" --port "$C2S_PORT" \
+        --relay-secret "$T/secret" "$@"
+}
+req() { # role size [extra attributes]
+    echo "<iq type='set' to='ferry.localhost'><request xmlns='urn:xmpp:ferry:0' sid='s@N@' peer='dave@localhost/x' role='$1' size='$2' $3/></iq>"
+}
+
+probe carol --xml "<iq type='get' to='ferry.localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>" >"$T/disco.out"
+check "disco#info: feature urn:xmpp:ferry:0" grep -q "var=\"urn:xmpp:ferry:0\"" "$T/disco.out"
+check "disco#info: identity proxy/ferry" grep -q 'category="proxy" type="ferry"' "$T/disco.out"
+check "disco#info: limits form (XEP-0128)" grep -q 'var="chunk-size-max"' "$T/disco.out"
+probe carol --xml "<iq type='get' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>" >"$T/items.out"
+check "server lists the component in disco#items" grep -q 'jid="ferry.localhost"' "$T/items.out"
+probe carol --xml "<iq type='get' to='ferry.localhost'><ping xmlns='urn:xmpp:ping'/></iq>" >"$T/ping.out"
+check "XEP-0199 ping answered" grep -q 'type="result"' "$T/ping.out"
+probe carol --xml "<iq type='get' to='ferry.localhost'><query xmlns='jabber:iq:version'/></iq>" >"$T/ver.out"
+check "XEP-0092 version answered" grep -q "<name>ferry-component</name>" "$T/ver.out"
+
+probe carol --xml "$(req receiver 1000)" >"$T/r1.out"
+check "request as receiver: channel whose key verifies" grep -q "1 verified" "$T/r1.out"
+probe carol --xml "$(req sender 1000 "deliver='true'")" >"$T/r2.out"
+check "request as sender with delivery: key verifies" grep -q "1 verified" "$T/r2.out"
+probe carol --xml "$(req sender 1000)" >/dev/null
+probe carol --xml "$(req sender 1000)" >"$T/quota.out"
+check "over quota: resource-constraint + quota-exceeded" \
+    grep -q "<resource-constraint.*<quota-exceeded" "$T/quota.out"
+probe dave --xml "$(req sender 2000000)" >"$T/big.out"
+check "over the size limit: not-acceptable + too-large" \
+    grep -q "<not-acceptable.*<too-large" "$T/big.out"
+
+for bad in "role='boss'" "size='-1'" "size='99999999999999999999'" \
+    "sid='bad sid'" "peer=''" "deliver='maybe'"; do
+    x=$(echo "<iq type='set' to='ferry.localhost'><request xmlns='urn:xmpp:ferry:0' sid='ok' peer='dave@localhost/x' role='sender' size='1' deliver='false'/></iq>" |
+        sed "s/ ${bad%%=*}='[^']*'/ $bad/")
+    probe dave --xml "$x" >"$T/bad.out"
+    check "malformed $bad: bad-request + bad-attribute ${bad%%=*}" \
+        grep -q "<bad-request.*<bad-attribute xmlns=\"urn:xmpp:ferry:0\" name=\"${bad%%=*}\"" "$T/bad.out"
+done
+probe dave --xml "<iq type='set' to='ferry.localhost'><request xmlns='urn:xmpp:ferry:0' sid='n' role='sender' size='1'/></iq>" >"$T/miss.out"
+check "missing peer attribute: bad-attribute peer" grep -q 'name="peer"' "$T/miss.out"
+probe dave --xml "<iq type='get' to='ferry.localhost'><query xmlns='urn:example:unknown'/></iq>" >"$T/unk.out"
+check "unknown IQ: service-unavailable" grep -q "<service-unavailable" "$T/unk.out"
+probe dave --xml "<iq type='get' to='ferry.localhost'/>" >"$T/empty.out"
+check "IQ without payload: bad-request" grep -q "<bad-request" "$T/empty.out"
+probe dave --xml "<message to='ferry.localhost' type='chat'><body>hi</body></message>" >"$T/msg.out"
+check "message to the component: service-unavailable error" \
+    grep -q "<service-unavailable" "$T/msg.out"
+
+# A domain not on the allow-list: a second virtual host would need DNS;
+# restart the component with an allow-list that excludes localhost.
+kill "$COMPONENT_PID"
+wait "$COMPONENT_PID" 2>/dev/null
+: >"$T/component.log"
+start_component "[policy]" "allowed_domains = example.org" || exit 1
+probe dave --xml "$(req sender 1)" >"$T/dom.out"
+check "domain not allowed: policy-violation + domain-not-allowed" \
+    grep -q "<policy-violation.*<domain-not-allowed" "$T/dom.out"
+kill "$COMPONENT_PID"
+wait "$COMPONENT_PID" 2>/dev/null
+: >"$T/component.log"
+start_component "[policy]" "max_channels_per_jid = 1000" \
+    "requests_per_minute = 1000" || exit 1
+
+probe many --conns 100 --quiet --seconds 60 --xml "$(req receiver 5)" >"$T/many.out"
+check "100 concurrent requesters all answered, keys verify ($(tail -1 "$T/many.out"))" \
+    grep -q "probe: 100 replies, 100 verified, 0 errors" "$T/many.out"
+
+# Prosody restarted mid-run: the component reconnects and serves again.
+kill "$PROSODY_PID"
+wait "$PROSODY_PID" 2>/dev/null
+prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
+PROSODY_PID=$!
+PIDS="$PIDS $PROSODY_PID"
+wait_port "$COMP_PORT" 200
+i=0
+while [ "$(grep -c "connected jid=" "$T/component.log")" -lt 2 ] && [ $i -lt 200 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+check "component reconnected after a Prosody restart" \
+    [ "$(grep -c "connected jid=" "$T/component.log")" -ge 2 ]
+probe carol --xml "$(req receiver 1000)" >"$T/after.out"
+check "and serves again (key verifies)" grep -q "1 verified" "$T/after.out"
+finish

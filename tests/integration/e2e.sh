@@ -1,0 +1,173 @@
+#!/bin/bash
+# End to end through a real Prosody, ferry-component and ferry-relay with
+# the ferry CLI: both requester flows, edge sizes, small chunks, out of
+# order delivery, reject, cancel, a killed receiver, a killed sender and
+# resume, a tampered chunk.
+. "${top_srcdir:-.}/tests/integration/lib.sh"
+
+start_relay "[limits]" "max_frame = 1048600" || exit 1
+start_prosody || exit 1
+start_component "[policy]" "max_channels_per_jid = 1000" \
+    "requests_per_minute = 1000" || exit 1
+register_user alice alice-pw
+register_user bob bob-pw
+mkdir -p "$T/in"
+
+# send NAME FILE [alice options]: bob accepts from alice; both must exit 0
+# and bob's copy must equal FILE.
+send_ok() {
+    name=$1 file=$2
+    shift 2
+    rm -f "$T/in/$(basename "$file")"
+    ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost \
+        --timeout 60 2>"$T/$name.bob.log" &
+    b=$!
+    sleep 0.3
+    (ferry_cli alice send "$@" bob@localhost/cli "$file" 2>"$T/$name.alice.log")
+    ar=$?
+    wait $b
+    br=$?
+    [ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$file" "$T/in/$(basename "$file")"
+}
+
+: >"$T/empty.bin"
+printf 'x' >"$T/one.bin"
+head -c 1048576 /dev/urandom >"$T/1m.bin"
+head -c 67108864 /dev/urandom >"$T/64m.bin"
+head -c 4194304 /dev/urandom >"$T/4m.bin"
+head -c 268435456 /dev/urandom >"$T/256m.bin"
+
+check "receiver requests (claims 2-3): 1 MiB byte-identical" \
+    send_ok r1 "$T/1m.bin"
+check "sender requests (claims 4-5): 1 MiB byte-identical" \
+    send_ok s1 "$T/1m.bin" --requester sender
+check "sender requests, component delivers: 1 MiB byte-identical" \
+    send_ok d1 "$T/1m.bin" --requester sender --deliver
+check "receiver requests, component delivers: 1 MiB byte-identical" \
+    send_ok d2 "$T/1m.bin" --deliver
+check "0 B file" send_ok z0 "$T/empty.bin"
+check "1 B file" send_ok z1 "$T/one.bin" --requester sender
+check "1 KiB chunks, 1 MiB file" send_ok k1 "$T/1m.bin" --chunk-size 1024
+check "64 MiB, receiver flow" send_ok m64r "$T/64m.bin"
+check "64 MiB, sender flow" send_ok m64s "$T/64m.bin" --requester sender
+check "out-of-order chunks assemble (16 KiB chunks, shuffled)" \
+    send_ok sh "$T/4m.bin" --shuffle --chunk-size 16384
+
+# Reject: no terminal and no --accept-from on bob's side.
+ferry_cli bob recv --dir "$T/in" --timeout 20 2>"$T/rej.bob.log" </dev/null &
+b=$!
+sleep 0.3
+(ferry_cli alice send bob@localhost/cli "$T/1m.bin" 2>"$T/rej.alice.log")
+check "rejected offer: sender exits 65" [ $? -eq 65 ]
+wait $b
+check "rejected offer: receiver says why" \
+    grep -q "no terminal to ask" "$T/rej.bob.log"
+
+# Tampered chunk: integrity failure and no file under the final name.
+rm -f "$T/in/1m.bin"
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
+    2>"$T/tm.bob.log" &
+b=$!
+sleep 0.3
+(ferry_cli alice send --test-corrupt-chunk 2 --chunk-size 65536 \
+    bob@localhost/cli "$T/1m.bin" 2>"$T/tm.alice.log")
+ar=$?
+wait $b
+br=$?
+check "tampered chunk: receiver exits 67 (integrity)" [ $br -eq 67 ]
+check "tampered chunk: sender learns integrity (67)" [ $ar -eq 67 ]
+check "tampered chunk: no file under the final name" [ ! -e "$T/in/1m.bin" ]
+
+# Receiver killed mid-transfer: the sender hears "peer gone".
+rm -f "$T/in/256m.bin"*
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/kr.bob.log" &
+b=$!
+sleep 0.3
+ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/kr.alice.log" &
+a=$!
+for i in $(seq 1 100); do
+    [ -s "$T/in/256m.bin.part" ] && break
+    sleep 0.02
+done
+kill -9 $b
+wait $a
+check "receiver killed: sender exits 66 (peer gone)" [ $? -eq 66 ]
+check "receiver killed: reason is peer-closed" \
+    grep -q "reason=peer-closed" "$T/kr.alice.log"
+wait $b 2>/dev/null
+
+# Sender killed mid-transfer: receiver keeps only .part; resume completes.
+rm -f "$T/in/256m.bin"*
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/ks.bob.log" &
+b=$!
+sleep 0.3
+ferry_cli alice send --sid resume-test-1 bob@localhost/cli "$T/256m.bin" \
+    2>"$T/ks.alice.log" &
+a=$!
+for i in $(seq 1 200); do
+    [ "$(stat -c %s "$T/in/256m.bin.part" 2>/dev/null || echo 0)" -gt 8000000 ] && break
+    sleep 0.02
+done
+kill -9 $a
+wait $b
+check "sender killed: receiver exits 66 (peer gone)" [ $? -eq 66 ]
+check "sender killed: no file under the final name" [ ! -e "$T/in/256m.bin" ]
+check "sender killed: .part and state kept" \
+    [ -s "$T/in/256m.bin.part" ] && [ -s "$T/in/256m.bin.ferry" ]
+wait $a 2>/dev/null
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/rs.bob.log" &
+b=$!
+sleep 0.3
+(ferry_cli alice send --sid resume-test-1 bob@localhost/cli "$T/256m.bin" \
+    2>"$T/rs.alice.log")
+ar=$?
+wait $b
+br=$?
+check "resume completes the file byte-identical" \
+    [ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/256m.bin" "$T/in/256m.bin"
+check "resume started past chunk 0" grep -q "event=resuming" "$T/rs.bob.log"
+
+# Cancel by the sender (SIGINT) mid-transfer: both sides say cancelled.
+rm -f "$T/in/256m.bin"*
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/cs.bob.log" &
+b=$!
+sleep 0.3
+ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/cs.alice.log" &
+a=$!
+for i in $(seq 1 100); do
+    [ -s "$T/in/256m.bin.part" ] && break
+    sleep 0.02
+done
+kill -INT $a
+wait $a
+check "sender cancels: sender exits 70" [ $? -eq 70 ]
+wait $b
+br=$?
+check "sender cancels: receiver exits 70 (cancelled) or 66" \
+    [ $br -eq 70 ] || [ $br -eq 66 ]
+check "sender cancels: no file under the final name" [ ! -e "$T/in/256m.bin" ]
+
+# Cancel by the receiver.
+rm -f "$T/in/256m.bin"*
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/cr.bob.log" &
+b=$!
+sleep 0.3
+ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/cr.alice.log" &
+a=$!
+for i in $(seq 1 100); do
+    [ -s "$T/in/256m.bin.part" ] && break
+    sleep 0.02
+done
+kill -INT $b
+wait $b
+check "receiver cancels: receiver exits 70" [ $? -eq 70 ]
+wait $a
+ar=$?
+check "receiver cancels: sender exits 70 (cancelled) or 66" \
+    [ $ar -eq 70 ] || [ $ar -eq 66 ]
+finish
