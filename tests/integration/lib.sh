@@ -50,7 +50,7 @@ cleanup() {
             [ -f "$f" ] && cp "$f" "failed-$SCENARIO-$(basename "$f")"
         done
     fi
-    [ -n "$KEEP" ] || rm -rf "$T"
+    [ -n "${KEEP:-}" ] || rm -rf "$T"
 }
 
 finish() {
@@ -74,11 +74,11 @@ free_port() {
 
 # wait_port PORT [TRIES]: until something listens on 127.0.0.1:PORT.
 wait_port() {
-    i=0
-    while [ $i -lt "${2:-100}" ]; do
+    local n=0
+    while [ $n -lt "${2:-100}" ]; do
         ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
         sleep 0.05
-        i=$((i + 1))
+        n=$((n + 1))
     done
     return 1
 }
