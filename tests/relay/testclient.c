@@ -603,14 +603,18 @@ int main(int argc, char **argv)
         chan_id_new((uint64_t)((long)time(NULL) + opt.ttl), chan_id);
         hex_encode(chan_id, 32, hx);
         printf("%s\n", hx);
+        conf_secret_free(secret, slen);
         return EX_OK;
     }
     if (opt.id_hex && hex_decode(opt.id_hex, chan_id, 32) != FERRY_OK) {
         fprintf(stderr, "bad --id\n");
         return EX_USAGE;
     }
-    if (secret)
+    if (secret) {
         chan_key(secret, slen, chan_id, chan_k);
+        conf_secret_free(secret, slen);
+        secret = NULL;
+    }
     aead = aead_new(chan_k);
     if (strcmp(cmd, "send") == 0 && opt.file)
         return do_send();
