@@ -27,6 +27,9 @@ int log_getlevel(void)
 }
 
 static void vlog(const char *lvl, const char *fmt, va_list ap, int with_errno)
+    __attribute__((format(printf, 2, 0)));
+
+static void vlog(const char *lvl, const char *fmt, va_list ap, int with_errno)
 {
     char msg[1024];
     int saved = errno;
