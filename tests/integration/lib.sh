@@ -112,7 +112,7 @@ start_relay() {
 
 # alive PID: running and not a zombie.
 alive() {
-    [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status"
+    [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
 }
 
 gone() { ! alive "$1"; }
