@@ -591,7 +591,9 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *m, void *ud)
             reason = xmpp_stanza_get_attribute(el, "reason");
             if (!ferry_valid_sid(sid))
                 continue;
-            t = find(ctx, sid, name[0] == 'r');
+            /* A reject only ends an offer we made; a cancel ends the
+             * session whichever side we are. */
+            t = find(ctx, sid, 1);
             if (t == NULL && name[0] == 'c')
                 t = find(ctx, sid, 0);
             if (t == NULL || !from_peer(t, xmpp_stanza_get_from(m)))

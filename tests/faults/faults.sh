@@ -73,7 +73,7 @@ transfer() { # dir timeout -> sets A B (pids)
         --timeout "$2" -q 2>>"$T/bob.log" &
     B=$!
     sleep 0.3
-    ferry_cli alice send -q --chunk-size 4096 bob@localhost/cli \
+    ferry_cli alice send -q --chunk-size 4096 --timeout "$2" bob@localhost/cli \
         "$T/src.bin" 2>>"$T/alice.log" &
     A=$!
 }

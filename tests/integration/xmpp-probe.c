@@ -3,7 +3,9 @@
  * number and "@ID@" by a fresh id), prints every reply, and with
  * --relay-secret checks that each <channel/> key equals
  * HMAC(secret, id) with common/. Ends with "probe: R replies, V verified,
- * E errors". Exit 0 when every connection got a reply. */
+ * E errors". With --repeat R each connection sends R requests one after
+ * another and the rate is printed. Exit 0 when every request got a
+ * reply. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,25 @@
 #include "stanza.h"
 
 static int replies, verified, errors, connected_n, failed_n;
+#define RTT_MAX 200000
+static double sent_at[501], rtt_ms[RTT_MAX];
+static int nrtt, repeat = 1, sent_per[501];
+static double t_first, t_last;
+
+static void send_one(xmpp_conn_t *conn, long n);
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
 static uint8_t *rsecret;
 static size_t rsecret_len;
 static const char *xml;
@@ -35,7 +56,8 @@ static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     uint8_t key[32];
 
     (void)conn;
-    (void)ud;
+    if (nrtt < RTT_MAX)
+        rtt_ms[nrtt++] = mono_ms() - sent_at[(intptr_t)ud];
     replies++;
     if (xmpp_stanza_get_type(st) &&
         strcmp(xmpp_stanza_get_type(st), "error") == 0)
@@ -44,6 +66,9 @@ static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         printf("%s\n", text);
         xmpp_free(xmpp_conn_get_context(conn), text);
     }
+    t_last = mono_ms();
+    if (sent_per[(intptr_t)ud] < repeat)
+        send_one(conn, (long)(intptr_t)ud);
     ch = xmpp_stanza_get_child_by_name_and_ns(st, "channel", FERRY_NS);
     if (ch != NULL && rsecret != NULL &&
         ferry_channel_parse(ch, &c, &bad) == FERRY_OK &&
@@ -53,22 +78,13 @@ static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
     return 0;
 }
 
-static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-                    xmpp_stream_error_t *se, void *ud)
+static void send_one(xmpp_conn_t *conn, long n)
 {
-    long n = (long)(intptr_t)ud;
     char num[16], *id, *s1, *s2;
     gchar **parts;
     xmpp_stanza_t *st;
     xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
 
-    (void)err;
-    (void)se;
-    if (ev != XMPP_CONN_CONNECT) {
-        failed_n++;
-        return;
-    }
-    connected_n++;
     snprintf(num, sizeof(num), "%ld", n);
     id = xmpp_uuid_gen(ctx);
     parts = g_strsplit(xml, "@N@", -1);
@@ -80,7 +96,11 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
     st = xmpp_stanza_new_from_string(ctx, s2);
     if (st != NULL) {
         xmpp_stanza_set_id(st, id);
-        xmpp_id_handler_add(conn, on_reply, id, NULL);
+        xmpp_id_handler_add(conn, on_reply, id, (void *)(intptr_t)n);
+        sent_at[n] = mono_ms();
+        if (t_first == 0)
+            t_first = sent_at[n];
+        sent_per[n]++;
         xmpp_send(conn, st);
         xmpp_stanza_release(st);
     } else
@@ -88,6 +108,19 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
     xmpp_free(ctx, id);
     g_free(s1);
     g_free(s2);
+}
+
+static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
+                    xmpp_stream_error_t *se, void *ud)
+{
+    (void)err;
+    (void)se;
+    if (ev != XMPP_CONN_CONNECT) {
+        failed_n++;
+        return;
+    }
+    connected_n++;
+    send_one(conn, (long)(intptr_t)ud);
 }
 
 int main(int argc, char **argv)
@@ -100,11 +133,11 @@ int main(int argc, char **argv)
     char full[512];
 
     static const struct option lo[] = {
-        {"jid", 1, 0, 'j'},   {"password", 1, 0, 'p'},
-        {"port", 1, 0, 'P'},  {"conns", 1, 0, 'n'},
-        {"xml", 1, 0, 'x'},   {"relay-secret", 1, 0, 'r'},
-        {"quiet", 0, 0, 'q'}, {"seconds", 1, 0, 's'},
-        {0, 0, 0, 0}};
+        {"jid", 1, 0, 'j'},    {"password", 1, 0, 'p'},
+        {"port", 1, 0, 'P'},   {"conns", 1, 0, 'n'},
+        {"xml", 1, 0, 'x'},    {"relay-secret", 1, 0, 'r'},
+        {"quiet", 0, 0, 'q'},  {"seconds", 1, 0, 's'},
+        {"repeat", 1, 0, 'R'}, {0, 0, 0, 0}};
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'j':
@@ -153,8 +186,8 @@ int main(int argc, char **argv)
                             (void *)(intptr_t)(i + 1));
     }
     end = time(NULL) + secs;
-    while (replies < n && failed_n + connected_n <= n && time(NULL) < end &&
-           !(failed_n == n))
+    while (replies < n * repeat && failed_n + connected_n <= n &&
+           time(NULL) < end && !(failed_n == n))
         xmpp_run_once(ctx, 50);
     for (i = 0; i < n; i++) {
         xmpp_disconnect(conns[i]);
@@ -166,7 +199,15 @@ int main(int argc, char **argv)
     free(conns);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
+    if (nrtt > 0) {
+        qsort(rtt_ms, (size_t)nrtt, sizeof(double), cmp_double);
+        printf("probe: round trip p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+               rtt_ms[nrtt / 2], rtt_ms[(nrtt * 99) / 100], rtt_ms[nrtt - 1]);
+    }
+    if (repeat > 1 && t_last > t_first)
+        printf("probe: %d requests in %.3f s: %.0f per second\n", replies,
+               (t_last - t_first) / 1e3, replies / ((t_last - t_first) / 1e3));
     printf("probe: %d replies, %d verified, %d errors, %d logins failed\n",
            replies, verified, errors, failed_n);
-    return replies == n ? 0 : 1;
+    return replies == n * repeat ? 0 : 1;
 }
