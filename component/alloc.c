@@ -155,6 +155,12 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
         xmpp_stanza_set_from(msg, c->conf.jid);
         snprintf(ch.requester, sizeof(ch.requester), "%s", from);
         xmpp_stanza_add_child_ex(msg, ferry_channel_build(c->ctx, &ch), 0);
+        {
+            xmpp_stanza_t *hint = xmpp_stanza_new(c->ctx);
+            xmpp_stanza_set_name(hint, "no-store");
+            xmpp_stanza_set_ns(hint, "urn:xmpp:hints");
+            xmpp_stanza_add_child_ex(msg, hint, 0);
+        }
         comp_send(c, msg);
         ch.requester[0] = '\0';
     }

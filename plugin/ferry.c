@@ -79,10 +79,17 @@ static void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
     char *id = xmpp_uuid_gen(ctx->x);
     xmpp_stanza_t *m = xmpp_message_new(ctx->x, NULL, to, id);
 
+    xmpp_stanza_t *hint;
+
     xmpp_free(ctx->x, id);
     xmpp_stanza_add_child_ex(m, el, 0);
     if (body != NULL)
         xmpp_message_set_body(m, body);
+    /* A session is live or nothing: never stored for later (XEP-0334). */
+    hint = xmpp_stanza_new(ctx->x);
+    xmpp_stanza_set_name(hint, "no-store");
+    xmpp_stanza_set_ns(hint, "urn:xmpp:hints");
+    xmpp_stanza_add_child_ex(m, hint, 0);
     send_stanza(ctx, m);
 }
 
@@ -574,6 +581,10 @@ static int on_message(xmpp_conn_t *conn, xmpp_stanza_t *m, void *ud)
 
     (void)conn;
     if (type != NULL && strcmp(type, "error") == 0)
+        return 1;
+    /* Delivered late from offline storage (XEP-0203 stamp): the session it
+     * belongs to is gone. */
+    if (xmpp_stanza_get_child_by_name_and_ns(m, "delay", "urn:xmpp:delay"))
         return 1;
     for (el = xmpp_stanza_get_children(m); el; el = xmpp_stanza_get_next(el)) {
         if (!xmpp_stanza_is_tag(el) || xmpp_stanza_get_ns(el) == NULL ||
