@@ -51,9 +51,9 @@ static int check_header(uint8_t type, uint32_t len, void *ud)
     if ((rc = frame_check_header(type, len, (uint32_t)x->r->conf.max_frame)) !=
         FERRY_OK)
         return rc;
+    /* Frames that cross a CANCEL in flight are not the sender's fault:
+     * they are forwarded like any other and the ends close. */
     if (!(fi->senders & need) || type == FRAME_AUTH)
-        return FERRY_ERR_UNEXPECTED;
-    if (x->ch->ch_complete && type != FRAME_CANCEL)
         return FERRY_ERR_UNEXPECTED;
     return FERRY_OK;
 }
