@@ -116,7 +116,9 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
     (void)err;
     (void)se;
     if (ev != XMPP_CONN_CONNECT) {
-        failed_n++;
+        /* the disconnect at the end is not a failed login */
+        if (sent_per[(intptr_t)ud] == 0)
+            failed_n++;
         return;
     }
     connected_n++;
@@ -160,6 +162,9 @@ int main(int argc, char **argv)
             break;
         case 's':
             secs = atoi(optarg);
+            break;
+        case 'R':
+            repeat = atoi(optarg) > 0 ? atoi(optarg) : 1;
             break;
         case 'r':
             if (conf_read_secret(optarg, &rsecret, &rsecret_len) != FERRY_OK)
