@@ -1,0 +1,249 @@
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+#include "frame.h"
+#include "stanza.h"
+
+static xmpp_ctx_t *ctx;
+
+static void setup(void)
+{
+    ctx = xmpp_ctx_new(NULL, NULL);
+}
+
+static void teardown(void)
+{
+    xmpp_ctx_free(ctx);
+}
+
+#define KEY "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo="
+#define OFFER                                                                  \
+    "<offer xmlns='urn:xmpp:ferry:0' sid='Zx3v9QkTn2WbL7aP' name='a.jpg' "     \
+    "size='2359296' media-type='image/jpeg' chunk-size='65536' key='" KEY      \
+    "' requester='receiver'/>"
+
+/* Parses OFFER with attribute `attr` replaced by `value` (NULL: removed). */
+static int offer_with(const char *attr, const char *value, const char **bad)
+{
+    char xml[1024], *p, *q;
+    struct ferry_offer o;
+    xmpp_stanza_t *s;
+    int r;
+
+    snprintf(xml, sizeof(xml), "%s", OFFER);
+    if (attr != NULL) {
+        char pat[64];
+        snprintf(pat, sizeof(pat), " %s='", attr);
+        p = strstr(xml, pat);
+        ck_assert_ptr_nonnull(p);
+        q = strchr(p + strlen(pat), '\'') + 1;
+        if (value != NULL) {
+            char rest[1024];
+            snprintf(rest, sizeof(rest), "%s", q);
+            snprintf(p, sizeof(xml) - (size_t)(p - xml), " %s='%s'%s", attr,
+                     value, rest);
+        } else
+            memmove(p, q, strlen(q) + 1);
+    }
+    s = xmpp_stanza_new_from_string(ctx, xml);
+    ck_assert_ptr_nonnull(s);
+    *bad = NULL;
+    r = ferry_offer_parse(s, &o, bad);
+    xmpp_stanza_release(s);
+    return r;
+}
+
+START_TEST(valid_offer_parses_every_field)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(ctx, OFFER);
+    struct ferry_offer o;
+    const char *bad = NULL;
+
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_OK);
+    ck_assert_str_eq(o.sid, "Zx3v9QkTn2WbL7aP");
+    ck_assert_str_eq(o.name, "a.jpg");
+    ck_assert(o.size == 2359296);
+    ck_assert_uint_eq(o.chunk_size, 65536);
+    ck_assert_int_eq(o.requester, ROLE_RECEIVER);
+    ck_assert_uint_eq(o.key[0], 0x85);
+    ck_assert_int_eq(o.has_sha256, 0);
+    xmpp_stanza_release(s);
+}
+END_TEST
+
+START_TEST(offer_round_trips_through_builder)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(ctx, OFFER), *b;
+    struct ferry_offer o, o2;
+    const char *bad;
+
+    ferry_offer_parse(s, &o, &bad);
+    b = ferry_offer_build(ctx, &o);
+    ck_assert_int_eq(ferry_offer_parse(b, &o2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&o, &o2, sizeof(o)), 0);
+    xmpp_stanza_release(s);
+    xmpp_stanza_release(b);
+}
+END_TEST
+
+START_TEST(every_bad_offer_attribute_is_named)
+{
+    static const char *cases[][2] = {
+        {"sid", "bad sid"},
+        {"sid", ""},
+        {"name", "../etc/passwd"},
+        {"name", ".."},
+        {"name", "a\\b"},
+        {"name", ""},
+        {"size", "-1"},
+        {"size", "9223372036854775808"},
+        {"size", "01"},
+        {"media-type", "image"},
+        {"media-type", "a/b/c"},
+        {"chunk-size", "1023"},
+        {"chunk-size", "1048577"},
+        {"key", "AAAA"},
+        {"key", "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTm=="},
+        {"requester", "boss"},
+    };
+    const char *bad;
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        ck_assert_msg(offer_with(cases[i][0], cases[i][1], &bad) ==
+                          FERRY_ERR_BAD_REQUEST,
+                      "%s='%s' accepted", cases[i][0], cases[i][1]);
+        ck_assert_str_eq(bad, cases[i][0]);
+    }
+}
+END_TEST
+
+START_TEST(missing_offer_attributes_are_named)
+{
+    static const char *attrs[] = {
+        "sid", "name", "size", "media-type", "chunk-size", "key", "requester"};
+    const char *bad;
+    size_t i;
+
+    for (i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++) {
+        ck_assert_int_eq(offer_with(attrs[i], NULL, &bad),
+                         FERRY_ERR_BAD_REQUEST);
+        ck_assert_str_eq(bad, attrs[i]);
+    }
+}
+END_TEST
+
+START_TEST(channel_expiry_must_match_the_id)
+{
+    struct ferry_channel c, c2;
+    xmpp_stanza_t *b;
+    const char *bad;
+
+    memset(&c, 0, sizeof(c));
+    strcpy(c.sid, "s1");
+    c.id[4 + 7] = 100; /* expiry 100 */
+    strcpy(c.host, "relay.example");
+    c.port = 5290;
+    c.expires = 100;
+    b = ferry_channel_build(ctx, &c);
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&c, &c2, sizeof(c)), 0);
+    xmpp_stanza_set_attribute(b, "expires", "1970-01-01T00:02:00Z");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "expires");
+    xmpp_stanza_set_attribute(b, "expires", "1970-01-01T00:01:40Z");
+    xmpp_stanza_set_attribute(b, "port", "0");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "port");
+    xmpp_stanza_set_attribute(b, "port", "5290");
+    xmpp_stanza_set_attribute(b, "id", "ABCD");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "id");
+    xmpp_stanza_release(b);
+}
+END_TEST
+
+START_TEST(request_validation)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(
+        ctx, "<request xmlns='urn:xmpp:ferry:0' sid='a' peer='b@c/d' "
+             "role='sender' size='1' deliver='true'/>");
+    struct ferry_request r;
+    const char *bad;
+
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
+    ck_assert_int_eq(r.deliver, 1);
+    ck_assert_int_eq(r.role, ROLE_SENDER);
+    xmpp_stanza_set_attribute(s, "peer", "b@c d");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "peer");
+    xmpp_stanza_release(s);
+}
+END_TEST
+
+START_TEST(jid_and_time_helpers)
+{
+    uint64_t t;
+    char out[21];
+
+    ck_assert(ferry_valid_jid("a@b/c"));
+    ck_assert(ferry_valid_jid("b"));
+    ck_assert(!ferry_valid_jid("@b"));
+    ck_assert(!ferry_valid_jid("a@/c"));
+    ck_assert(!ferry_valid_jid("a@b/"));
+    ck_assert(!ferry_valid_jid(""));
+    ck_assert(ferry_jid_is_full("a@b/c"));
+    ck_assert(!ferry_jid_is_full("a@b"));
+    ck_assert_int_eq(ferry_time_parse("2026-01-01T00:00:00Z", &t), FERRY_OK);
+    ck_assert(t == 1767225600ULL);
+    ferry_time_format(t, out);
+    ck_assert_str_eq(out, "2026-01-01T00:00:00Z");
+    ck_assert_int_eq(ferry_time_parse("2026-13-01T00:00:00Z", &t),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(ferry_time_parse("2026-01-01 00:00:00", &t),
+                     FERRY_ERR_BAD_VALUE);
+}
+END_TEST
+
+START_TEST(error_reply_carries_conditions_and_from)
+{
+    xmpp_stanza_t *req = xmpp_stanza_new_from_string(
+        ctx, "<iq type='set' id='x1' from='a@b/c' to='ferry.b'/>");
+    xmpp_stanza_t *e = ferry_error_reply(ctx, req, FERRY_ERR_QUOTA,
+                                         "quota-exceeded", NULL, "limit 8");
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(e, "error");
+
+    ck_assert_str_eq(xmpp_stanza_get_from(e), "ferry.b");
+    ck_assert_str_eq(xmpp_stanza_get_to(e), "a@b/c");
+    ck_assert_str_eq(xmpp_stanza_get_id(e), "x1");
+    ck_assert_str_eq(xmpp_stanza_get_type(err), "wait");
+    ck_assert_ptr_nonnull(xmpp_stanza_get_child_by_name_and_ns(
+        err, "resource-constraint", FERRY_NS_STANZAS));
+    ck_assert_ptr_nonnull(
+        xmpp_stanza_get_child_by_name_and_ns(err, "quota-exceeded", FERRY_NS));
+    xmpp_stanza_release(req);
+    xmpp_stanza_release(e);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("stanza");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, valid_offer_parses_every_field);
+    tcase_add_test(tc, offer_round_trips_through_builder);
+    tcase_add_test(tc, every_bad_offer_attribute_is_named);
+    tcase_add_test(tc, missing_offer_attributes_are_named);
+    tcase_add_test(tc, channel_expiry_must_match_the_id);
+    tcase_add_test(tc, request_validation);
+    tcase_add_test(tc, jid_and_time_helpers);
+    tcase_add_test(tc, error_reply_carries_conditions_and_from);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+#include "runner.h"
