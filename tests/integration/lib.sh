@@ -61,10 +61,13 @@ finish() {
 trap 'cleanup' EXIT
 trap 'exit 1' INT TERM
 
-# A TCP port nobody listens on (bash's /dev/tcp is not POSIX: use ss).
+# A TCP port nobody listens on, below the kernel's ephemeral range
+# (32768-60999) so outgoing connections never hold it. Parallel scenarios
+# can still race for one; the start_* functions retry on a failed bind.
 free_port() {
+    local p
     while :; do
-        p=$(( (($$ * 7919) + $(od -An -N2 -tu2 /dev/urandom)) % 20000 + 30000 ))
+        p=$(( ($$ * 7919 + $(od -An -N2 -tu2 /dev/urandom)) % 12000 + 20000 ))
         if ! ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
             echo "$p"
             return
@@ -104,10 +107,17 @@ start_relay() {
     "$RELAY" -f "$T/relay.conf" -v 2>>"$T/relay.log" &
     RELAY_PID=$!
     PIDS="$PIDS $RELAY_PID"
-    wait_port "$RELAY_PORT" || {
+    if ! wait_port "$RELAY_PORT" || ! alive "$RELAY_PID"; then
+        # Lost a port race with a parallel scenario: try other ports.
+        RELAY_TRIES=$((${RELAY_TRIES:-0} + 1))
+        if [ "$RELAY_TRIES" -lt 4 ]; then
+            kill "$RELAY_PID" 2>/dev/null
+            start_relay "$@"
+            return
+        fi
         fail "relay did not start"
         return 1
-    }
+    fi
 }
 
 # alive PID: running and not a zombie.
@@ -163,10 +173,20 @@ CFG
     prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
     PROSODY_PID=$!
     PIDS="$PIDS $PROSODY_PID"
-    wait_port "$C2S_PORT" 200 && wait_port "$COMP_PORT" 200 || {
+    if ! wait_port "$C2S_PORT" 200 || ! wait_port "$COMP_PORT" 200 ||
+        grep -q "Failed to open server port" "$T/prosody.log"; then
+        # Lost a port race with a parallel scenario: try other ports.
+        PROSODY_TRIES=$((${PROSODY_TRIES:-0} + 1))
+        kill "$PROSODY_PID" 2>/dev/null
+        wait "$PROSODY_PID" 2>/dev/null
+        if [ "$PROSODY_TRIES" -lt 4 ]; then
+            mv "$T/prosody.log" "$T/prosody-try$PROSODY_TRIES.log"
+            start_prosody
+            return
+        fi
         fail "prosody did not start"
         return 1
-    }
+    fi
 }
 
 # register_user NAME PASSWORD: creates NAME@localhost, writes $T/NAME.pass.
