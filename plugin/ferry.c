@@ -768,7 +768,6 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     for (i = 0; i < n; i++)
         if (owner[i] != NULL && owner[i]->st != T_FINISHED &&
             owner[i]->sock == pfd[i].fd)
-            relay_io(owner[i], pfd[i].revents & (POLLIN | POLLHUP | POLLERR),
-                     pfd[i].revents & POLLOUT);
+            relay_io(owner[i], pfd[i].revents & (POLLIN | POLLHUP | POLLERR));
     reap(ctx);
 }

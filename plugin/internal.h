@@ -76,7 +76,8 @@ struct ferry_transfer {
 /* plugin/relay.c */
 int relay_connect(ferry_transfer_t *t);
 int relay_want_write(const ferry_transfer_t *t);
-void relay_io(ferry_transfer_t *t, int readable, int writable);
+/* Reads what is there (if readable), then fills and flushes output. */
+void relay_io(ferry_transfer_t *t, int readable);
 
 /* plugin/ferry.c */
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st,

@@ -423,7 +423,7 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
     }
 }
 
-void relay_io(ferry_transfer_t *t, int readable, int writable)
+void relay_io(ferry_transfer_t *t, int readable)
 {
     struct frame f;
     size_t used;
@@ -464,7 +464,6 @@ void relay_io(ferry_transfer_t *t, int readable, int writable)
                 break;
         }
     }
-    (void)writable;
     if (t->st == T_FINISHED)
         return;
     fill(t);

@@ -160,16 +160,13 @@ void conn_want_write(struct relay *r, struct conn *c)
         loop_mask(r->loop, c->c_fd, LOOP_WRITE, 0);
 }
 
-static void notice_frame(struct relay *r, struct conn *c, int type, int code)
+static void notice_peer_gone(struct relay *r, struct conn *c, int code)
 {
     uint8_t tmp[16];
     struct buf *b = buf_new(sizeof(tmp));
 
-    if (b == NULL)
-        return;
-    if (type == FRAME_PEER_GONE)
-        frame_put_code(b, FRAME_PEER_GONE, (uint16_t)code);
-    if (buf_len(b) > 0)
+    if (b != NULL &&
+        frame_put_code(b, FRAME_PEER_GONE, (uint16_t)code) == FERRY_OK)
         conn_notice(r, c, buf_ptr(b), buf_len(b));
     buf_free(b);
 }
@@ -210,7 +207,7 @@ void conn_close(struct relay *r, struct conn *c, const char *reason,
     if (peer != NULL && peer->c_state != CONN_DEAD &&
         peer->c_state != CONN_CLOSING) {
         if (peer_code != 0) {
-            notice_frame(r, peer, FRAME_PEER_GONE, peer_code);
+            notice_peer_gone(r, peer, peer_code);
             r->st.peer_gone[peer_code]++;
         }
         peer->c_state = CONN_CLOSING;
@@ -261,7 +258,7 @@ void conn_fail(struct relay *r, struct conn *c, int code, const char *text)
                           code == FERRY_ERR_SHUTDOWN)
                              ? code
                              : FERRY_ERR_PEER_ERROR;
-                notice_frame(r, peer, FRAME_PEER_GONE, pc);
+                notice_peer_gone(r, peer, pc);
                 r->st.peer_gone[pc]++;
             }
             peer->c_state = CONN_CLOSING;

@@ -139,12 +139,11 @@ metric() {
     exec 9<&-
 }
 
-# start_prosody: a private Prosody on loopback with a config written into
-# $T (own data dir, ports, pidfile; never /etc), host "localhost" and the
-# component "ferry.localhost". Sets PROSODY_CONF, C2S_PORT, COMP_PORT.
-start_prosody() {
-    C2S_PORT=$(free_port)
-    COMP_PORT=$(free_port)
+# write_prosody_conf C2S_ADDR C2S_PORT COMP_PORT DOMAIN COMPONENT_JID:
+# a private Prosody config in $T (own data dir, pidfile, log; never /etc),
+# the component port on loopback. Sets PROSODY_CONF; makes the component
+# secret if there is none.
+write_prosody_conf() {
     mkdir -p "$T/prosody/data" "$T/prosody/certs"
     [ -f "$T/component.secret" ] || head -c 24 /dev/urandom | od -An -tx1 |
         tr -d ' \n' >"$T/component.secret"
@@ -155,21 +154,30 @@ data_path = "$T/prosody/data"
 pidfile = "$T/prosody/prosody.pid"
 certificates = "$T/prosody/certs"
 log = { { levels = { min = "info" }, to = "file", filename = "$T/prosody.log" } }
-interfaces = { "127.0.0.1" }
-c2s_ports = { $C2S_PORT }
+interfaces = { "$1" }
+c2s_ports = { $2 }
 component_interfaces = { "127.0.0.1" }
-component_ports = { $COMP_PORT }
+component_ports = { $3 }
 modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }
 modules_disabled = { "s2s" }
 authentication = "internal_hashed"
 storage = "internal"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
-disco_items = { { "ferry.localhost", "Ferry file relay" } }
-VirtualHost "localhost"
-Component "ferry.localhost"
+disco_items = { { "$5", "Ferry file relay" } }
+VirtualHost "$4"
+Component "$5"
     component_secret = "$(cat "$T/component.secret")"
 CFG
+}
+
+# start_prosody: a private Prosody on loopback, host "localhost" and the
+# component "ferry.localhost". Sets PROSODY_CONF, C2S_PORT, COMP_PORT.
+start_prosody() {
+    C2S_PORT=$(free_port)
+    COMP_PORT=$(free_port)
+    write_prosody_conf 127.0.0.1 "$C2S_PORT" "$COMP_PORT" localhost \
+        ferry.localhost
     prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
     PROSODY_PID=$!
     PIDS="$PIDS $PROSODY_PID"

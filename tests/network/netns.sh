@@ -59,29 +59,8 @@ PIDS="$PIDS $RELAY_PID"
 on_port relay "$RELAY_PORT" || fail "relay did not start"
 
 # xmpp host: Prosody + component
-mkdir -p "$T/prosody/data" "$T/prosody/certs"
-head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/component.secret"
-PROSODY_CONF="$T/prosody/prosody.cfg.lua"
-cat >"$PROSODY_CONF" <<CFG
-run_as_root = true
-data_path = "$T/prosody/data"
-pidfile = "$T/prosody/prosody.pid"
-certificates = "$T/prosody/certs"
-log = { { levels = { min = "info" }, to = "file", filename = "$T/prosody.log" } }
-interfaces = { "$XMPP_IP" }
-c2s_ports = { $C2S_PORT }
-component_interfaces = { "127.0.0.1" }
-component_ports = { $COMPONENT_PORT }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }
-modules_disabled = { "s2s" }
-authentication = "internal_hashed"
-storage = "internal"
-c2s_require_encryption = false
-allow_unencrypted_plain_auth = true
-VirtualHost "$XMPP_DOMAIN"
-Component "$COMPONENT_JID"
-    component_secret = "$(cat "$T/component.secret")"
-CFG
+write_prosody_conf "$XMPP_IP" "$C2S_PORT" "$COMPONENT_PORT" "$XMPP_DOMAIN" \
+    "$COMPONENT_JID"
 on xmpp prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
 PIDS="$PIDS $!"
 on_port xmpp "$C2S_PORT" && on_port xmpp "$COMPONENT_PORT" || fail "prosody did not start"
