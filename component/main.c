@@ -9,6 +9,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <glib.h>
 
 #include "component.h"
@@ -145,6 +149,17 @@ static int refuse_socket(xmpp_conn_t *conn, void *sock)
     return -1;
 }
 
+/* Replies are single small writes: without TCP_NODELAY a second one in a
+ * row waits for the server's delayed ACK (40 ms). */
+static int stream_sockopt(xmpp_conn_t *conn, void *sock)
+{
+    int one = 1;
+
+    (void)setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one,
+                     sizeof(one));
+    return xmpp_sockopt_cb_keepalive(conn, sock);
+}
+
 static int start_conn(struct comp *c)
 {
     int rc;
@@ -164,7 +179,7 @@ static int start_conn(struct comp *c)
      * state allocated (see NOTES.md). */
     xmpp_conn_set_sockopt_callback(c->conn, refuse_socket);
     (void)xmpp_connect_client(c->conn, "127.0.0.1", 1, NULL, NULL);
-    xmpp_conn_set_sockopt_callback(c->conn, xmpp_sockopt_cb_keepalive);
+    xmpp_conn_set_sockopt_callback(c->conn, stream_sockopt);
     rc = xmpp_connect_component(c->conn, c->conf.server,
                                 (unsigned short)c->conf.port, on_conn, c);
     if (rc != XMPP_EOK) {

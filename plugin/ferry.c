@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -661,9 +664,15 @@ static GHashTable *fd_of_conn;
 
 static int track_fd(xmpp_conn_t *conn, void *sock)
 {
+    int one = 1;
+
     if (fd_of_conn != NULL)
         g_hash_table_insert(fd_of_conn, conn,
                             GINT_TO_POINTER(*(int *)sock + 1));
+    /* Stanzas are written whole: Nagle would only hold a second small one
+     * back for the peer's delayed ACK (40 ms per exchange). */
+    (void)setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one,
+                     sizeof(one));
     return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
@@ -743,8 +752,14 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     if (xfd >= 0) {
         pfd[n].fd = xfd;
         pfd[n].events = POLLIN;
+        if (xmpp_conn_send_queue_len(ctx->conn) > 0)
+            pfd[n].events |= POLLOUT;
         owner[n++] = NULL;
     }
+    /* Until the stream is up, libstrophe's own socket state (connect in
+     * progress, negotiation writes) is not visible here: poll briefly. */
+    if (xmpp_conn_get_bound_jid(ctx->conn) == NULL && timeout_ms > 1)
+        timeout_ms = 1;
     for (l = ctx->transfers; l && n < 65; l = l->next) {
         ferry_transfer_t *t = l->data;
         if (t->st == T_FINISHED)
@@ -764,6 +779,18 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
         timeout_ms = 10;
     if (poll(pfd, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
         timeout_ms = 0;
+    if (xfd >= 0 && (pfd[0].revents & POLLIN)) {
+        /* Servers write stanzas with Nagle on (Prosody does by default):
+         * their second stanza in a row waits for our ACK, which the kernel
+         * delays by up to 40 ms unless asked to ACK at once. The flag does
+         * not stick, so it is re-armed on every read turn. */
+        int one = 1;
+        (void)setsockopt(xfd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    }
+    xmpp_run_once(ctx->x, 0);
+    /* Handlers that just ran may have queued stanzas, which libstrophe
+     * writes only at the start of a turn: take that turn now rather than
+     * after the next poll timeout. */
     xmpp_run_once(ctx->x, 0);
     for (i = 0; i < n; i++)
         if (owner[i] != NULL && owner[i]->st != T_FINISHED &&

@@ -159,8 +159,12 @@ static void on_event(ferry_transfer_t *t, const char *what, void *ud)
         return;
     if (tty)
         fprintf(stderr, "\r");
-    fprintf(stderr, "ferry: sid=%s event=%s ms=%.1f\n", ferry_transfer_sid(t),
-            what, (now_s() - t_start) * 1e3);
+    /* mono= is CLOCK_MONOTONIC, comparable between processes of one host:
+     * benchmarks subtract the sender's "admitted" from the receiver's
+     * "first-byte". */
+    double now = now_s();
+    fprintf(stderr, "ferry: sid=%s event=%s ms=%.1f mono=%.6f\n",
+            ferry_transfer_sid(t), what, (now - t_start) * 1e3, now);
 }
 
 static int status_exit(ferry_status_t s)
@@ -200,9 +204,9 @@ static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
         if (!o.quiet)
             fprintf(stderr,
                     "ferry: sid=%s done peer=%s size=%s seconds=%.3f "
-                    "rate=%s/s slow_downs=%u\n",
+                    "rate=%s/s slow_downs=%u mono=%.6f\n",
                     ferry_transfer_sid(t), ferry_transfer_peer(t), a, el, r,
-                    slow_downs);
+                    slow_downs, now_s());
     } else
         fprintf(stderr, "ferry: sid=%s failed status=%s reason=%s peer=%s\n",
                 ferry_transfer_sid(t), ferry_status_name(s),

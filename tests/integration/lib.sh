@@ -7,7 +7,7 @@
 : "${top_builddir:=.}"
 : "${top_srcdir:=.}"
 SCENARIO=$(basename "$0" .sh)
-T=$(mktemp -d "/tmp/ferry-$SCENARIO.XXXXXX")
+T=$(mktemp -d "${FERRY_TMP:-/tmp}/ferry-$SCENARIO.XXXXXX")
 PIDS=""
 PASSED=0
 FAILED=0
