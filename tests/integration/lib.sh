@@ -142,7 +142,8 @@ metric() {
 # write_prosody_conf C2S_ADDR C2S_PORT COMP_PORT DOMAIN COMPONENT_JID:
 # a private Prosody config in $T (own data dir, pidfile, log; never /etc),
 # the component port on loopback. Sets PROSODY_CONF; makes the component
-# secret if there is none.
+# secret if there is none. PROSODY_GLOBAL and PROSODY_HOSTS, when set, add
+# lines to the global section and hosts after the Ferry component.
 write_prosody_conf() {
     mkdir -p "$T/prosody/data" "$T/prosody/certs"
     [ -f "$T/component.secret" ] || head -c 24 /dev/urandom | od -An -tx1 |
@@ -165,9 +166,11 @@ storage = "internal"
 c2s_require_encryption = false
 allow_unencrypted_plain_auth = true
 disco_items = { { "$5", "Ferry file relay" } }
+${PROSODY_GLOBAL:-}
 VirtualHost "$4"
 Component "$5"
     component_secret = "$(cat "$T/component.secret")"
+${PROSODY_HOSTS:-}
 CFG
 }
 
