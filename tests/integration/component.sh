@@ -1,13 +1,19 @@
 #!/bin/bash
-# ferry-component against a real Prosody: disco, channel requests in both
-# roles whose keys verify with common/, every refusal with its condition,
-# malformed requests, 100 concurrent requesters, unknown IQs, and a Prosody
-# restart the component survives.
+# ferry-component against a real Prosody (or, from component-ejabberd.sh,
+# a real ejabberd): disco, channel requests in both roles whose keys verify
+# with common/, every refusal with its condition, malformed requests, 100
+# concurrent requesters, unknown IQs, and a server restart the component
+# survives.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
+SERVER=${XMPP_SERVER:-prosody}
 
 PROBE="$top_builddir/tests/integration/xmpp-probe"
 start_relay || exit 1
-start_prosody || exit 1
+if [ "$SERVER" = ejabberd ]; then
+    start_ejabberd || exit 1
+else
+    start_prosody || exit 1
+fi
 start_component "[policy]" "allowed_domains = localhost" \
     "max_channels_per_jid = 3" "requests_per_minute = 1000" \
     "max_file_size = 1000000" || exit 1
@@ -87,19 +93,25 @@ probe many --conns 100 --quiet --seconds 60 --xml "$(req receiver 5)" >"$T/many.
 check "100 concurrent requesters all answered, keys verify ($(tail -1 "$T/many.out"))" \
     grep -q "probe: 100 replies, 100 verified, 0 errors" "$T/many.out"
 
-# Prosody restarted mid-run: the component reconnects and serves again.
-kill "$PROSODY_PID"
-wait "$PROSODY_PID" 2>/dev/null
-prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
-PROSODY_PID=$!
-PIDS="$PIDS $PROSODY_PID"
+# The server restarted mid-run: the component reconnects and serves again.
+if [ "$SERVER" = ejabberd ]; then
+    stop_ejabberd
+    ejabberd_ctl start >>"$T/ejabberdctl.log" 2>&1
+    ejabberd_ctl started >>"$T/ejabberdctl.log" 2>&1
+else
+    kill "$PROSODY_PID"
+    wait "$PROSODY_PID" 2>/dev/null
+    prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
+    PROSODY_PID=$!
+    PIDS="$PIDS $PROSODY_PID"
+fi
 wait_port "$COMP_PORT" 200
 i=0
 while [ "$(grep -c "connected jid=" "$T/component.log")" -lt 2 ] && [ $i -lt 200 ]; do
     sleep 0.05
     i=$((i + 1))
 done
-check "component reconnected after a Prosody restart" \
+check "component reconnected after a $SERVER restart" \
     [ "$(grep -c "connected jid=" "$T/component.log")" -ge 2 ]
 probe carol --xml "$(req receiver 1000)" >"$T/after.out"
 check "and serves again (key verifies)" grep -q "1 verified" "$T/after.out"

@@ -34,6 +34,7 @@ check() {
 }
 
 cleanup() {
+    eval "${ON_EXIT:-}"
     for p in $PIDS; do
         kill "$p" 2>/dev/null
     done
@@ -46,6 +47,7 @@ cleanup() {
         kill -9 "$p" 2>/dev/null
     done
     if [ "$FAILED" -ne 0 ]; then
+        [ -n "${EJABBERD_DIR:-}" ] && cp "$EJABBERD_DIR"/logs/*.log "$T/" 2>/dev/null
         for f in "$T"/*.log; do
             [ -f "$f" ] && cp "$f" "failed-$SCENARIO-$(basename "$f")"
         done
@@ -200,11 +202,93 @@ start_prosody() {
     fi
 }
 
-# register_user NAME PASSWORD: creates NAME@localhost, writes $T/NAME.pass.
+# register_user NAME PASSWORD: creates NAME@localhost on the server started
+# (Prosody, or ejabberd after start_ejabberd), writes $T/NAME.pass.
 register_user() {
-    prosodyctl --config "$PROSODY_CONF" register "$1" localhost "$2" \
-        >>"$T/prosody.log" 2>&1
+    if [ -n "${EJABBERD_DIR:-}" ]; then
+        ejabberd_ctl register "$1" localhost "$2" >>"$T/ejabberdctl.log" 2>&1
+    else
+        prosodyctl --config "$PROSODY_CONF" register "$1" localhost "$2" \
+            >>"$T/prosody.log" 2>&1
+    fi
     printf '%s\n' "$2" >"$T/$1.pass"
+}
+
+# ---- ejabberd (Debian's 23.01) as the second test server -------------------
+# Runs from $T/ejabberd with its own config, spool, logs and Erlang node
+# name, never the system service. ejabberdctl always su's to the ejabberd
+# user, so that tree is chowned to it and $T made traversable.
+ejabberd_ctl() {
+    ejabberdctl --config-dir "$EJABBERD_DIR/etc" --logs "$EJABBERD_DIR/logs" \
+        --spool "$EJABBERD_DIR/spool" "$@"
+}
+
+# start_ejabberd: host "localhost", component "ferry.localhost" on loopback
+# ports. Sets EJABBERD_DIR, C2S_PORT, COMP_PORT.
+start_ejabberd() {
+    EJABBERD_DIR="$T/ejabberd"
+    C2S_PORT=$(free_port)
+    COMP_PORT=$(free_port)
+    mkdir -p "$EJABBERD_DIR/etc" "$EJABBERD_DIR/logs" "$EJABBERD_DIR/spool"
+    [ -f "$T/component.secret" ] || head -c 24 /dev/urandom | od -An -tx1 |
+        tr -d ' \n' >"$T/component.secret"
+    cp /etc/ejabberd/inetrc "$EJABBERD_DIR/etc/inetrc" 2>/dev/null ||
+        : >"$EJABBERD_DIR/etc/inetrc"
+    cat >"$EJABBERD_DIR/etc/ejabberdctl.cfg" <<CFG
+ERLANG_NODE=ferry$$-$C2S_PORT@localhost
+ERL_EPMD_ADDRESS=127.0.0.1
+ERL_DIST_PORT=$(free_port)
+INET_DIST_INTERFACE=127.0.0.1
+CFG
+    cat >"$EJABBERD_DIR/etc/ejabberd.yml" <<CFG
+hosts:
+  - localhost
+loglevel: info
+certfiles: []
+listen:
+  -
+    port: $C2S_PORT
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    starttls_required: false
+  -
+    port: $COMP_PORT
+    ip: "127.0.0.1"
+    module: ejabberd_service
+    hosts:
+      ferry.localhost:
+        password: "$(cat "$T/component.secret")"
+auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+modules:
+  mod_disco: {}
+  mod_ping: {}
+  mod_roster: {}
+  mod_version: {}
+CFG
+    chmod 755 "$T"
+    chown -R ejabberd: "$EJABBERD_DIR"
+    ejabberd_ctl start >>"$T/ejabberdctl.log" 2>&1
+    ejabberd_ctl started >>"$T/ejabberdctl.log" 2>&1
+    ON_EXIT="${ON_EXIT:-} ejabberd_ctl stop >/dev/null 2>&1; ejabberd_ctl stopped >/dev/null 2>&1;"
+    if ! wait_port "$C2S_PORT" 200 || ! wait_port "$COMP_PORT" 200; then
+        cp "$EJABBERD_DIR"/logs/*.log "$T/" 2>/dev/null
+        fail "ejabberd did not start"
+        return 1
+    fi
+}
+
+# stop_ejabberd / restart: the component's server going away and back.
+stop_ejabberd() {
+    ejabberd_ctl stop >>"$T/ejabberdctl.log" 2>&1
+    ejabberd_ctl stopped >>"$T/ejabberdctl.log" 2>&1
 }
 
 # start_component [EXTRA CONFIG LINES]: ferry-component for
