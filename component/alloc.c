@@ -11,7 +11,33 @@
 #include "log.h"
 #include "stanza.h"
 
-/* "host:port[,tls][,weight=N]" entries into c->relays. */
+/* "host:port" (or "[v6]:port") into host and port; -1 if malformed. */
+static int parse_hostport(const char *s, char *host, size_t hostlen,
+                          uint16_t *port)
+{
+    const char *colon = strrchr(s, ':');
+    char *end;
+    long p;
+    size_t hl;
+
+    if (colon == NULL || colon == s || (size_t)(colon - s) >= hostlen)
+        return -1;
+    p = strtol(colon + 1, &end, 10);
+    if (*end != '\0' || p < 1 || p > 65535)
+        return -1;
+    hl = (size_t)(colon - s);
+    if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        memcpy(host, s + 1, hl - 2);
+        host[hl - 2] = '\0';
+    } else {
+        memcpy(host, s, hl);
+        host[hl] = '\0';
+    }
+    *port = (uint16_t)p;
+    return 0;
+}
+
+/* "host:port[,tls][,weight=N][,stats=host:port]" entries into c->relays. */
 int relays_parse(struct comp *c)
 {
     size_t n = 0, i;
@@ -29,40 +55,29 @@ int relays_parse(struct comp *c)
     c->total_weight = 0;
     for (i = 0; i < n; i++) {
         struct relay_addr *r = &c->relays[i];
-        char **parts = g_strsplit(list[i], ",", -1), *colon;
-        char *end;
-        long port;
+        char **parts = g_strsplit(list[i], ",", -1);
         size_t k;
 
         r->weight = 1;
-        colon = strrchr(parts[0], ':');
-        if (colon == NULL || colon == parts[0] ||
-            (size_t)(colon - parts[0]) >= sizeof(r->host)) {
+        r->up = 1;
+        r->probe_fd = -1;
+        if (parse_hostport(parts[0], r->host, sizeof(r->host), &r->port) !=
+            0) {
             log_warnx("relay %s: expected host:port", list[i]);
             g_strfreev(parts);
             return FERRY_ERR_CONFIG;
         }
-        port = strtol(colon + 1, &end, 10);
-        if (*end != '\0' || port < 1 || port > 65535) {
-            log_warnx("relay %s: bad port", list[i]);
-            g_strfreev(parts);
-            return FERRY_ERR_CONFIG;
-        }
-        memcpy(r->host, parts[0], (size_t)(colon - parts[0]));
-        /* "[v6]" is how the config writes an IPv6 literal */
-        if (r->host[0] == '[') {
-            size_t hl = strlen(r->host);
-            memmove(r->host, r->host + 1, hl);
-            if (hl >= 2 && r->host[hl - 2] == ']')
-                r->host[hl - 2] = '\0';
-        }
-        r->port = (uint16_t)port;
         for (k = 1; parts[k]; k++) {
             if (strcmp(parts[k], "tls") == 0)
                 r->tls = 1;
             else if (strncmp(parts[k], "weight=", 7) == 0 &&
                      atoi(parts[k] + 7) > 0)
                 r->weight = (unsigned)atoi(parts[k] + 7);
+            else if (strncmp(parts[k], "stats=", 6) == 0 &&
+                     parse_hostport(parts[k] + 6, r->stats_host,
+                                    sizeof(r->stats_host),
+                                    &r->stats_port) == 0)
+                ;
             else {
                 log_warnx("relay %s: unknown option %s", list[i], parts[k]);
                 g_strfreev(parts);
@@ -75,19 +90,28 @@ int relays_parse(struct comp *c)
     return FERRY_OK;
 }
 
+/* A relay by weight among those whose last health probe passed; NULL when
+ * none is up. */
 static const struct relay_addr *pick_relay(struct comp *c)
 {
-    uint32_t x;
+    uint32_t x, total = 0;
     size_t i;
 
+    for (i = 0; i < c->nrelays; i++)
+        if (c->relays[i].up)
+            total += c->relays[i].weight;
+    if (total == 0)
+        return NULL;
     ferry_random(&x, sizeof(x));
-    x %= c->total_weight;
+    x %= total;
     for (i = 0; i < c->nrelays; i++) {
+        if (!c->relays[i].up)
+            continue;
         if (x < c->relays[i].weight)
             return &c->relays[i];
         x -= c->relays[i].weight;
     }
-    return &c->relays[0];
+    return NULL;
 }
 
 static int refuse(struct comp *c, xmpp_stanza_t *iq, int code, const char *cond,
@@ -132,13 +156,16 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
                  (unsigned long long)rq.size, (long long)c->conf.max_file_size);
         return refuse(c, iq, FERRY_ERR_TOO_LARGE, "too-large", NULL, text);
     }
+    /* Before the policy counts the request against the requester. */
+    if ((ra = pick_relay(c)) == NULL)
+        return refuse(c, iq, FERRY_ERR_LIMIT, "no-relay", NULL,
+                      "no relay is available; try again later");
     memset(&ch, 0, sizeof(ch));
     ch.expires = now + (uint64_t)c->conf.lifetime;
     rc =
         policy_check(c->policy, from, now, ch.expires, &cond, why, sizeof(why));
     if (rc != FERRY_OK)
         return refuse(c, iq, rc, cond, NULL, why);
-    ra = pick_relay(c);
     strcpy(ch.sid, rq.sid);
     snprintf(ch.host, sizeof(ch.host), "%s", ra->host);
     ch.port = ra->port;

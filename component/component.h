@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <glib.h>
 #include <strophe.h>
@@ -24,6 +25,7 @@ struct comp_conf {
     int64_t max_file_size;
     int64_t chunk_size_max;
     int64_t reconnect_max;
+    int64_t health_interval;
     int64_t log_level;
 };
 
@@ -35,6 +37,15 @@ struct relay_addr {
     uint16_t port;
     int tls;
     unsigned weight;
+    /* health (component/health.c): probed on its stats port when set */
+    char stats_host[254];
+    uint16_t stats_port;
+    int up;         /* pick_relay() skips a relay whose last probe failed */
+    int probe_fd;   /* -1 between probes */
+    int probe_sent; /* request written, waiting for the status line */
+    time_t probe_deadline, next_probe;
+    char reply[16];
+    size_t reply_len;
 };
 
 struct comp {
@@ -62,6 +73,15 @@ void policy_free(struct policy *p);
  * expiring at `expiry` is recorded for the bare JID. */
 int policy_check(struct policy *p, const char *from, uint64_t now,
                  uint64_t expiry, const char **cond, char *why, size_t whylen);
+
+/* Drops the records of JIDs with no unexpired channel and no request in
+ * the current minute; returns how many JIDs are still tracked. */
+size_t policy_prune(struct policy *p, uint64_t now);
+
+/* component/health.c: non-blocking probes of the relays' stats ports,
+ * driven from the main loop; health_stop() closes probes in flight. */
+void health_tick(struct comp *c, time_t now);
+void health_stop(struct comp *c);
 
 /* component/alloc.c */
 int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *req);

@@ -246,6 +246,7 @@ int main(int argc, char **argv)
     struct comp c;
     const char *path = NULL;
     int ch, check_only = 0, dump = 0, verbose = -1, problems = 0;
+    time_t last_prune;
     xmpp_log_t logger = {strophe_log, NULL};
 
     memset(&c, 0, sizeof(c));
@@ -304,14 +305,27 @@ int main(int argc, char **argv)
     xmpp_initialize();
     c.ctx = xmpp_ctx_new(NULL, &logger);
     c.policy = policy_new(&c.conf);
+    last_prune = time(NULL);
     start_conn(&c);
     while (!stop_signal) {
+        time_t now;
+
         xmpp_run_once(c.ctx, 200);
-        if (reconnect.pending && time(NULL) >= reconnect.at) {
+        now = time(NULL);
+        if (reconnect.pending && now >= reconnect.at) {
             reconnect.pending = 0;
             start_conn(&c);
         }
+        health_tick(&c, now);
+        /* Quota records outlive their channels only until the next sweep,
+         * so the table tracks active requesters, not every JID ever seen. */
+        if (now - last_prune >= 60) {
+            size_t left = policy_prune(c.policy, (uint64_t)now);
+            log_debug("policy sweep tracked_jids=%zu", left);
+            last_prune = now;
+        }
     }
+    health_stop(&c);
     log_info("signal %d: shutting down served=%llu refused=%llu",
              (int)stop_signal, (unsigned long long)c.served,
              (unsigned long long)c.refused);

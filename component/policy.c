@@ -109,3 +109,22 @@ int policy_check(struct policy *p, const char *from, uint64_t now,
     g_array_append_val(u->expiries, expiry);
     return FERRY_OK;
 }
+
+size_t policy_prune(struct policy *p, uint64_t now)
+{
+    GHashTableIter it;
+    gpointer key, val;
+
+    g_hash_table_iter_init(&it, p->users);
+    while (g_hash_table_iter_next(&it, &key, &val)) {
+        struct jid_use *u = val;
+        guint i, live = 0;
+
+        for (i = 0; i < u->expiries->len; i++)
+            if (g_array_index(u->expiries, uint64_t, i) >= now)
+                live++;
+        if (live == 0 && now - u->win_start >= 60)
+            g_hash_table_iter_remove(&it);
+    }
+    return g_hash_table_size(p->users);
+}

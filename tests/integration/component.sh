@@ -83,11 +83,48 @@ start_component "[policy]" "allowed_domains = example.org" || exit 1
 probe dave --xml "$(req sender 1)" >"$T/dom.out"
 check "domain not allowed: policy-violation + domain-not-allowed" \
     grep -q "<policy-violation.*<domain-not-allowed" "$T/dom.out"
-kill "$COMPONENT_PID"
-wait "$COMPONENT_PID" 2>/dev/null
-: >"$T/component.log"
-start_component "[policy]" "max_channels_per_jid = 1000" \
-    "requests_per_minute = 1000" || exit 1
+
+# Relay health checks on the stats port. A stopped relay (its port still
+# accepts, nothing answers) is taken out of the pool after the probe
+# timeout, and requests get no-relay; it is back once it answers again.
+restart_component() {
+    kill "$COMPONENT_PID"
+    wait "$COMPONENT_PID" 2>/dev/null
+    : >"$T/component.log"
+    start_component "$@" || exit 1
+}
+wait_component_log() { # PATTERN: up to 10 s
+    i=0
+    while ! grep -q "$1" "$T/component.log" && [ $i -lt 200 ]; do
+        sleep 0.05
+        i=$((i + 1))
+    done
+    grep -q "$1" "$T/component.log"
+}
+COMPONENT_RELAYS="127.0.0.1:$RELAY_PORT,stats=127.0.0.1:$STATS_PORT" \
+    restart_component "health_interval = 1"
+kill -STOP "$RELAY_PID"
+check "health: a relay that does not answer is marked down" \
+    wait_component_log "relay down 127.0.0.1:$RELAY_PORT.*reason=timeout"
+probe dave --xml "$(req sender 1)" >"$T/norelay.out"
+check "no relay up: resource-constraint + no-relay" \
+    grep -q "<resource-constraint.*<no-relay" "$T/norelay.out"
+kill -CONT "$RELAY_PID"
+check "health: the relay is back in the pool when it answers" \
+    wait_component_log "relay up 127.0.0.1:$RELAY_PORT"
+probe dave --xml "$(req sender 1)" >"$T/back.out"
+check "and its channels verify again" grep -q "1 verified" "$T/back.out"
+DEAD=$(free_port)
+COMPONENT_RELAYS="127.0.0.1:$RELAY_PORT,stats=127.0.0.1:$STATS_PORT;127.0.0.1:$DEAD,stats=127.0.0.1:$DEAD" \
+    restart_component "health_interval = 1" "[policy]" \
+    "max_channels_per_jid = 1000" "requests_per_minute = 1000"
+check "health: a relay whose stats port refuses is marked down" \
+    wait_component_log "relay down 127.0.0.1:$DEAD.*reason=connect"
+probe many --conns 20 --xml "$(req receiver 5)" >"$T/pool.out"
+live=$(grep -c "port=\"$RELAY_PORT\"" "$T/pool.out")
+dead=$(grep -c "port=\"$DEAD\"" "$T/pool.out")
+check "every channel then names the live relay ($live live, $dead dead)" \
+    test "$live" -eq 20 -a "$dead" -eq 0
 
 probe many --conns 100 --quiet --seconds 60 --xml "$(req receiver 5)" >"$T/many.out"
 check "100 concurrent requesters all answered, keys verify ($(tail -1 "$T/many.out"))" \

@@ -251,6 +251,7 @@ listen:
     ip: "127.0.0.1"
     module: ejabberd_c2s
     starttls_required: false
+    backlog: 1024
   -
     port: $COMP_PORT
     ip: "127.0.0.1"
@@ -292,7 +293,8 @@ stop_ejabberd() {
 }
 
 # start_component [EXTRA CONFIG LINES]: ferry-component for
-# ferry.localhost against the Prosody and relay started before.
+# ferry.localhost against the Prosody and relay started before
+# (COMPONENT_RELAYS replaces the relay pool).
 start_component() {
     {
         echo "[component]"
@@ -303,7 +305,7 @@ start_component() {
         echo "reconnect_max = 2"
         echo "[channels]"
         echo "relay_secret_file = $T/secret"
-        echo "relays = 127.0.0.1:$RELAY_PORT"
+        echo "relays = ${COMPONENT_RELAYS:-127.0.0.1:$RELAY_PORT}"
         printf '%s\n' "$@"
     } >"$T/component.conf"
     "$COMPONENT" -n -f "$T/component.conf" >/dev/null || {
