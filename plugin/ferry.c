@@ -661,6 +661,7 @@ static int on_disco_info(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
 /* libstrophe has no fd getter; its socket-option callback sees every new
  * socket, so remember it per connection (fd + 1, 0 meaning unknown). */
 static GHashTable *fd_of_conn;
+static int on_disco_result(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud);
 
 static int track_fd(xmpp_conn_t *conn, void *sock)
 {
@@ -694,6 +695,7 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, xmpp_conn_t *conn,
     xmpp_conn_set_sockopt_callback(conn, track_fd);
     xmpp_handler_add(conn, on_message, NULL, "message", NULL, ctx);
     xmpp_handler_add(conn, on_disco_info, FERRY_NS_DISCO_INFO, "iq", NULL, ctx);
+    xmpp_handler_add(conn, on_disco_result, NULL, "iq", "result", ctx);
     return ctx;
 }
 
@@ -701,6 +703,72 @@ void ferry_set_component(ferry_ctx_t *ctx, const char *jid)
 {
     g_free(ctx->component);
     ctx->component = g_strdup(jid);
+    ctx->component_found = 1;
+}
+
+const char *ferry_component(const ferry_ctx_t *ctx)
+{
+    return ctx->component;
+}
+
+/* ---- component discovery (XEP-0030) -------------------------------------- */
+/* disco#items of the user's server, then disco#info of each item: the
+ * first that has the Ferry feature becomes the component. Until then (and
+ * when none has it) "ferry." + domain is used. */
+#define DISCO_ITEMS_ID "ferry-disco-items"
+#define DISCO_INFO_ID "ferry-disco-info"
+#define DISCO_MAX_ITEMS 32
+
+static void disco_query(ferry_ctx_t *ctx, const char *to, const char *ns,
+                        const char *id)
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(ctx->x, "get", id), *q;
+
+    xmpp_stanza_set_to(iq, to);
+    q = xmpp_stanza_new(ctx->x);
+    xmpp_stanza_set_name(q, "query");
+    xmpp_stanza_set_ns(q, ns);
+    xmpp_stanza_add_child_ex(iq, q, 0);
+    send_stanza(ctx, iq);
+}
+
+static int on_disco_result(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
+{
+    ferry_ctx_t *ctx = ud;
+    const char *id = xmpp_stanza_get_id(iq), *from = xmpp_stanza_get_from(iq);
+    xmpp_stanza_t *q, *c;
+
+    (void)conn;
+    if (id == NULL || from == NULL || ctx->component_found)
+        return 1;
+    if (strcmp(id, DISCO_ITEMS_ID) == 0) {
+        q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
+                                                 FERRY_NS_DISCO_ITEMS);
+        for (c = q ? xmpp_stanza_get_children(q) : NULL; c;
+             c = xmpp_stanza_get_next(c)) {
+            const char *jid = xmpp_stanza_get_attribute(c, "jid");
+            if (xmpp_stanza_get_name(c) == NULL ||
+                strcmp(xmpp_stanza_get_name(c), "item") != 0 || jid == NULL ||
+                !ferry_valid_jid(jid) || ctx->disco_queries >= DISCO_MAX_ITEMS)
+                continue;
+            ctx->disco_queries++;
+            disco_query(ctx, jid, FERRY_NS_DISCO_INFO, DISCO_INFO_ID);
+        }
+    } else if (strcmp(id, DISCO_INFO_ID) == 0 && ferry_valid_jid(from)) {
+        q = xmpp_stanza_get_child_by_name_and_ns(iq, "query",
+                                                 FERRY_NS_DISCO_INFO);
+        for (c = q ? xmpp_stanza_get_children(q) : NULL; c;
+             c = xmpp_stanza_get_next(c)) {
+            const char *var = xmpp_stanza_get_attribute(c, "var");
+            if (var != NULL && strcmp(var, FERRY_NS) == 0) {
+                g_free(ctx->component);
+                ctx->component = g_strdup(from);
+                ctx->component_found = 1;
+                break;
+            }
+        }
+    }
+    return 1;
 }
 
 static void reap(ferry_ctx_t *ctx)
@@ -729,6 +797,7 @@ void ferry_ctx_free(ferry_ctx_t *ctx)
     reap(ctx);
     xmpp_handler_delete(ctx->conn, on_message);
     xmpp_handler_delete(ctx->conn, on_disco_info);
+    xmpp_handler_delete(ctx->conn, on_disco_result);
     if (fd_of_conn)
         g_hash_table_remove(fd_of_conn, ctx->conn);
     g_free(ctx->component);
@@ -746,6 +815,7 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     if (ctx->component == NULL && xmpp_conn_get_bound_jid(ctx->conn)) {
         char *dom = xmpp_jid_domain(ctx->x, xmpp_conn_get_bound_jid(ctx->conn));
         ctx->component = g_strdup_printf("ferry.%s", dom);
+        disco_query(ctx, dom, FERRY_NS_DISCO_ITEMS, DISCO_ITEMS_ID);
         xmpp_free(ctx->x, dom);
     }
     xfd = GPOINTER_TO_INT(g_hash_table_lookup(fd_of_conn, ctx->conn)) - 1;

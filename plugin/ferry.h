@@ -81,8 +81,13 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, xmpp_conn_t *conn,
                            const ferry_callbacks_t *cb, void *userdata);
 /** Cancels transfers still running and frees everything. Accepts NULL. */
 void ferry_ctx_free(ferry_ctx_t *ctx);
-/** The component's JID; default "ferry." + the user's domain. */
+/** The component's JID. Without it, libferry asks the user's server
+ * (XEP-0030 disco#items, then disco#info of each item) for a service with
+ * the urn:xmpp:ferry:0 feature, and uses "ferry." + the user's domain
+ * until one answers (or when none does). */
 void ferry_set_component(ferry_ctx_t *ctx, const char *jid);
+/** The component in use (NULL before login). */
+const char *ferry_component(const ferry_ctx_t *ctx);
 
 /** Offers a file. NULL when the file cannot be opened. */
 ferry_transfer_t *ferry_send_file(ferry_ctx_t *ctx, const char *peer,

@@ -31,6 +31,8 @@ struct ferry_ctx {
     ferry_callbacks_t cb;
     void *ud;
     char *component;
+    int component_found; /* set by the application or found by disco */
+    int disco_queries;   /* disco#info queries sent to server items */
     GList *transfers;
     int xmpp_fd;
 };

@@ -115,7 +115,7 @@ wait $b
 check "sender killed: receiver exits 66 (peer gone)" [ $? -eq 66 ]
 check "sender killed: no file under the final name" [ ! -e "$T/in/256m.bin" ]
 check "sender killed: .part and state kept" \
-    [ -s "$T/in/256m.bin.part" ] && [ -s "$T/in/256m.bin.ferry" ]
+    eval '[ -s "$T/in/256m.bin.part" ] && [ -s "$T/in/256m.bin.ferry" ]'
 wait $a 2>/dev/null
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/rs.bob.log" &
@@ -127,7 +127,7 @@ ar=$?
 wait $b
 br=$?
 check "resume completes the file byte-identical" \
-    [ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/256m.bin" "$T/in/256m.bin"
+    eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/256m.bin" "$T/in/256m.bin"'
 check "resume started past chunk 0" grep -q "event=resuming" "$T/rs.bob.log"
 
 # Cancel by the sender (SIGINT) mid-transfer: both sides say cancelled.
@@ -148,7 +148,7 @@ check "sender cancels: sender exits 70" [ $? -eq 70 ]
 wait $b
 br=$?
 check "sender cancels: receiver exits 70 (cancelled) or 66" \
-    [ $br -eq 70 ] || [ $br -eq 66 ]
+    eval '[ $br -eq 70 ] || [ $br -eq 66 ]'
 check "sender cancels: no file under the final name" [ ! -e "$T/in/256m.bin" ]
 
 # Cancel by the receiver.
@@ -169,5 +169,33 @@ check "receiver cancels: receiver exits 70" [ $? -eq 70 ]
 wait $a
 ar=$?
 check "receiver cancels: sender exits 70 (cancelled) or 66" \
-    [ $ar -eq 70 ] || [ $ar -eq 66 ]
+    eval '[ $ar -eq 70 ] || [ $ar -eq 66 ]'
+
+# Component discovery: a component under a name that is not ferry.DOMAIN,
+# listed by the server; the CLIs are given no --component and find it with
+# disco#items + disco#info (XEP-0030).
+kill "$COMPONENT_PID" "$PROSODY_PID"
+wait "$COMPONENT_PID" "$PROSODY_PID" 2>/dev/null
+COMPONENT_JID=files.localhost
+mv "$T/prosody.log" "$T/prosody-first.log"
+start_prosody || exit 1
+: >"$T/component.log"
+start_component || exit 1
+head -c 100000 /dev/urandom >"$T/disco.bin"
+rm -rf "$T/dn" && mkdir -p "$T/dn"
+(FERRY_DISCOVER=1 ferry_cli bob recv --dir "$T/dn" --accept-from alice@localhost \
+    --timeout 30) 2>"$T/dn.bob.log" &
+b=$!
+sleep 0.3
+(FERRY_DISCOVER=1 ferry_cli alice send bob@localhost/cli "$T/disco.bin") \
+    2>"$T/dn.alice.log"
+ar=$?
+wait $b
+br=$?
+ok=0
+[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/disco.bin" "$T/dn/disco.bin" && ok=1
+check "component found by disco (files.localhost): transfer completes" \
+    [ $ok -eq 1 ]
+check "and the discovered component allocated the channel" \
+    grep -q "channel allocated from=bob@localhost/cli" "$T/component.log"
 finish

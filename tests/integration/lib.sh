@@ -182,7 +182,7 @@ start_prosody() {
     C2S_PORT=$(free_port)
     COMP_PORT=$(free_port)
     write_prosody_conf 127.0.0.1 "$C2S_PORT" "$COMP_PORT" localhost \
-        ferry.localhost
+        "${COMPONENT_JID:-ferry.localhost}"
     prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
     PROSODY_PID=$!
     PIDS="$PIDS $PROSODY_PID"
@@ -300,7 +300,7 @@ start_component() {
         echo "[component]"
         echo "server = 127.0.0.1"
         echo "port = $COMP_PORT"
-        echo "jid = ferry.localhost"
+        echo "jid = ${COMPONENT_JID:-ferry.localhost}"
         echo "secret_file = $T/component.secret"
         echo "reconnect_max = 2"
         echo "[channels]"
@@ -332,6 +332,9 @@ FERRY="$top_builddir/plugin/cli/ferry"
 ferry_cli() {
     u=$1 cmd=$2
     shift 2
+    # FERRY_DISCOVER=1: no --component, the CLI finds it with disco.
+    comp=(--component "${COMPONENT_JID:-ferry.localhost}")
+    [ -n "${FERRY_DISCOVER:-}" ] && comp=()
     exec "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
-        --server "127.0.0.1:$C2S_PORT" --component ferry.localhost "$@"
+        --server "127.0.0.1:$C2S_PORT" "${comp[@]}" "$@"
 }

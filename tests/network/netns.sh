@@ -104,7 +104,7 @@ ar=$?
 wait $B
 br=$?
 t2=$(date +%s%N)
-check "32 MiB over the slow link: both ends exit 0" [ $ar -eq 0 ] && [ $br -eq 0 ]
+check "32 MiB over the slow link: both ends exit 0" eval '[ $ar -eq 0 ] && [ $br -eq 0 ]'
 check "32 MiB over the slow link: byte-identical" cmp -s "$T/src.bin" "$T/in/src.bin"
 sd=$(sed -n 's/.*slow_downs=\([0-9]*\).*/\1/p' "$T/alice1.log")
 check "alice received SLOW_DOWN (${sd:-0} times)" [ "${sd:-0}" -gt 0 ]
@@ -146,6 +146,6 @@ ar=$?
 wait $B
 br=$?
 check "after the link is restored, resume completes the file" \
-    [ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/src.bin" "$T/in/src.bin"
+    eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/src.bin" "$T/in/src.bin"'
 check "the resume started past chunk 0" grep -q "event=resuming" "$T/bob3.log"
 finish
