@@ -10,6 +10,12 @@
 const struct conf_opt relay_opts[] = {
     {"relay", "listen", CONF_STRLIST, "127.0.0.1:5290", 0, 0, O(listen),
      "addresses to listen on, host:port separated by ';' ([v6]:port)"},
+    {"relay", "tls_listen", CONF_STRLIST, "", 0, 0, O(tls_listen),
+     "addresses for TLS clients, like listen (empty: no TLS)"},
+    {"relay", "tls_cert", CONF_STR, "", 0, 0, O(tls_cert),
+     "PEM certificate chain for tls_listen"},
+    {"relay", "tls_key", CONF_STR, "", 0, 0, O(tls_key),
+     "PEM private key of tls_cert"},
     {"relay", "secret_files", CONF_STRLIST, NULL, 0, 0, O(secret_files),
      "files holding secrets shared with the component; all are accepted"},
     {"relay", "stats_listen", CONF_STR, "127.0.0.1:5291", 0, 0, O(stats_listen),

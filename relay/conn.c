@@ -74,6 +74,16 @@ static void refuse(struct relay *r, int fd, const char *peer, int code,
     log_info("conn refused peer=%s reason=%s", peer, ferry_errname(code));
 }
 
+static int listener_is_tls(const struct relay *r, int lfd)
+{
+    size_t i;
+
+    for (i = 0; i < r->nlisten; i++)
+        if (r->listen_fds[i] == lfd)
+            return r->listen_tls[i];
+    return 0;
+}
+
 void conn_accept(struct loop *l, int lfd, void *ud, int mask)
 {
     struct relay *r = ud;
@@ -121,6 +131,12 @@ void conn_accept(struct loop *l, int lfd, void *ud, int mask)
         }
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         c->c_fd = fd;
+        if (listener_is_tls(r, lfd) && io_tls_begin(r, c) != 0) {
+            io_free(c);
+            free(c);
+            refuse(r, fd, peer, FERRY_ERR_INTERNAL, "TLS setup failed");
+            continue;
+        }
         c->c_id = ++r->next_conn_id;
         c->c_since = c->c_last_io = loop_now_ms();
         snprintf(c->c_peer, sizeof(c->c_peer), "%s", peer);
@@ -134,9 +150,13 @@ void conn_accept(struct loop *l, int lfd, void *ud, int mask)
             conn_close(r, c, "internal", FERRY_ERR_INTERNAL);
             continue;
         }
-        log_debug("conn=%llu accepted peer=%s", (unsigned long long)c->c_id,
-                  peer);
-        handshake_start(r, c);
+        log_debug("conn=%llu accepted peer=%s tls=%d",
+                  (unsigned long long)c->c_id, peer, c->c_ssl != NULL);
+        /* TLS first; HELLO once it is up (conn_io). */
+        if (c->c_ssl == NULL)
+            handshake_start(r, c);
+        else
+            c->c_state = CONN_HANDSHAKE;
     }
 }
 
@@ -194,6 +214,7 @@ void conn_close(struct relay *r, struct conn *c, const char *reason,
     c->c_reason = reason;
     c->c_state = CONN_DEAD;
     loop_del(r->loop, c->c_fd);
+    io_free(c);
     close(c->c_fd);
     r->conns[c->c_fd] = NULL;
     r->nconns--;
@@ -229,6 +250,13 @@ void conn_fail(struct relay *r, struct conn *c, int code, const char *text)
 
     if (c->c_state == CONN_DEAD || c->c_state == CONN_CLOSING)
         return;
+    if (c->c_tls_hs) {
+        /* No TLS yet, so no frame can reach it: just close. */
+        log_info("conn=%llu error=%s peer=%s in TLS handshake",
+                 (unsigned long long)c->c_id, ferry_errname(code), c->c_peer);
+        conn_close(r, c, "tls-handshake", 0);
+        return;
+    }
     r->st.errors[code]++;
     log_info("conn=%llu error=%s peer=%s role=%s: %s",
              (unsigned long long)c->c_id, ferry_errname(code), c->c_peer,
@@ -286,7 +314,7 @@ static int conn_flush(struct relay *r, struct conn *c)
             return 0; /* socket full; notices wait for a frame boundary */
     }
     while (c->c_notice_len > 0) {
-        n = write(c->c_fd, c->c_notice, c->c_notice_len);
+        n = io_write(c, c->c_notice, c->c_notice_len);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 return 0;
@@ -319,6 +347,21 @@ static void conn_io(struct loop *l, int fd, void *ud, int mask)
     (void)l;
     if (c == NULL || c->c_state == CONN_DEAD)
         return;
+    if (c->c_tls_hs) {
+        int rc = io_tls_handshake(c);
+        if (rc < 0) {
+            log_info("conn=%llu peer=%s tls handshake failed",
+                     (unsigned long long)c->c_id, c->c_peer);
+            conn_close(r, c, "tls-handshake-failed", 0);
+        } else if (rc == 0) {
+            loop_mask(r->loop, fd, c->c_tls_want_write ? LOOP_WRITE : 0,
+                      c->c_tls_want_write ? 0 : LOOP_WRITE);
+        } else {
+            loop_mask(r->loop, fd, 0, LOOP_WRITE);
+            handshake_start(r, c);
+        }
+        return;
+    }
     if (mask & LOOP_READ) {
         switch (c->c_state) {
         case CONN_HANDSHAKE:
@@ -326,8 +369,7 @@ static void conn_io(struct loop *l, int fd, void *ud, int mask)
             break;
         case CONN_WAITING: {
             /* Nothing may come before PEER_JOINED; a close is a close. */
-            uint8_t b;
-            ssize_t n = recv(fd, &b, 1, MSG_PEEK);
+            int n = io_peek(c);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 conn_close(r, c, "peer-closed", FERRY_ERR_PEER_CLOSED);
             else if (n > 0)
@@ -340,7 +382,7 @@ static void conn_io(struct loop *l, int fd, void *ud, int mask)
             break;
         case CONN_CLOSING: {
             char junk[16384];
-            ssize_t n = read(fd, junk, sizeof(junk));
+            ssize_t n = io_read(c, junk, sizeof(junk));
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
                 conn_close(r, c, c->c_reason ? c->c_reason : "closed", 0);
             break;
@@ -361,7 +403,7 @@ static void conn_io(struct loop *l, int fd, void *ud, int mask)
                  * would reset the connection and could destroy the
                  * notice just written before the peer reads it. */
                 c->c_eof = 1;
-                shutdown(fd, SHUT_WR);
+                io_shutdown_write(c);
                 loop_mask(r->loop, fd, LOOP_READ, 0);
             }
         }

@@ -97,7 +97,7 @@ void forward_read(struct relay *r, struct conn *c)
         loop_mask(r->loop, c->c_fd, 0, LOOP_READ);
         return;
     }
-    n = readv(c->c_fd, iov, cnt);
+    n = io_readv(c, iov, cnt);
     if (n == 0) {
         conn_close(r, c, "peer-closed", FERRY_ERR_PEER_CLOSED);
         return;
@@ -117,6 +117,13 @@ void forward_read(struct relay *r, struct conn *c)
     }
     if (peer != NULL && in->r_ready > before)
         conn_want_write(r, peer);
+    if (c->c_tls_want_write)
+        conn_want_write(r, c);
+    /* A TLS record bigger than the room just filled stays decrypted in
+     * OpenSSL's buffer, where epoll cannot see it: take it now. */
+    if (c->c_state == CONN_PAIRED && io_pending(c) > 0 &&
+        ring_free_space(in) > 0)
+        forward_read(r, c);
     if (ring_free_space(in) == 0) {
         /* Full: stop reading this end until the other drains it. */
         loop_mask(r->loop, c->c_fd, 0, LOOP_READ);
@@ -139,7 +146,7 @@ int forward_write(struct relay *r, struct conn *c)
     int cnt;
 
     while ((cnt = ring_ready_iov(out, iov)) > 0) {
-        n = writev(c->c_fd, iov, cnt);
+        n = io_writev(c, iov, cnt);
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
@@ -163,6 +170,9 @@ int forward_write(struct relay *r, struct conn *c)
             put_notice(r, src, FRAME_RESUME, 0);
             log_debug("conn=%llu resume", (unsigned long long)src->c_id);
         }
+        /* TLS may hold decrypted bytes the socket will never signal. */
+        if (io_pending(src) > 0)
+            forward_read(r, src);
     }
     return 0;
 }

@@ -54,7 +54,7 @@ void handshake_read(struct relay *r, struct conn *c)
     ssize_t n;
     int rc;
 
-    n = read(c->c_fd, c->c_hs + c->c_hs_len, HS_AUTH_LEN - c->c_hs_len);
+    n = io_read(c, c->c_hs + c->c_hs_len, HS_AUTH_LEN - c->c_hs_len);
     if (n == 0) {
         conn_close(r, c, "closed-in-handshake", 0);
         return;

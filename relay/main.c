@@ -207,7 +207,7 @@ int main(int argc, char **argv)
 {
     struct relay r;
     int ch, check_only = 0, dump = 0, verbose = -1, nofile, problems = 0;
-    size_t i, n;
+    size_t i, n, t;
     sigset_t mask;
 
     memset(&r, 0, sizeof(r));
@@ -252,11 +252,14 @@ int main(int argc, char **argv)
             conf_load(relay_opts, relay_nopts, &r.conf, r.conf_path, stderr);
     if (problems == 0 && relay_load_secrets(&r) != FERRY_OK)
         problems++;
+    if (problems == 0 && tls_setup(&r) != FERRY_OK)
+        problems++;
     if (check_only) {
         if (problems == 0)
             printf("configuration OK\n");
         conf_free(relay_opts, relay_nopts, &r.conf);
         relay_free_secrets(&r);
+        tls_teardown(&r);
         return problems ? 78 : 0;
     }
     if (dump) {
@@ -282,14 +285,19 @@ int main(int argc, char **argv)
 
     for (n = 0; r.conf.listen && r.conf.listen[n]; n++)
         ;
-    r.listen_fds = calloc(n ? n : 1, sizeof(int));
-    for (i = 0; i < n; i++) {
-        int fd = listen_on(r.conf.listen[i], 4096);
+    for (t = 0; r.conf.tls_listen && r.conf.tls_listen[t]; t++)
+        ;
+    r.listen_fds = calloc(n + t + 1, sizeof(int));
+    r.listen_tls = calloc(n + t + 1, sizeof(int));
+    for (i = 0; i < n + t; i++) {
+        const char *spec = i < n ? r.conf.listen[i] : r.conf.tls_listen[i - n];
+        int fd = listen_on(spec, 4096);
         if (fd < 0)
-            fatalx("cannot listen on %s", r.conf.listen[i]);
+            fatalx("cannot listen on %s", spec);
+        r.listen_tls[r.nlisten] = i >= n;
         r.listen_fds[r.nlisten++] = fd;
         loop_set(r.loop, fd, LOOP_READ, conn_accept, &r);
-        log_info("listening on %s", r.conf.listen[i]);
+        log_info("listening on %s%s", spec, i >= n ? " (TLS)" : "");
     }
     if (r.conf.stats_listen && r.conf.stats_listen[0]) {
         if ((r.stats_fd = listen_on(r.conf.stats_listen, 64)) < 0)
@@ -325,6 +333,8 @@ int main(int argc, char **argv)
     g_hash_table_destroy(r.per_ip);
     free(r.conns);
     free(r.listen_fds);
+    free(r.listen_tls);
+    tls_teardown(&r);
     loop_free(r.loop);
     relay_free_secrets(&r);
     conf_free(relay_opts, relay_nopts, &r.conf);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/uio.h>
 
 #include <glib.h>
@@ -18,6 +19,9 @@
 /* --- configuration (relay/config.c) ---------------------------------- */
 struct relay_conf {
     char **listen;
+    char **tls_listen;
+    char *tls_cert;
+    char *tls_key;
     char **secret_files;
     char *stats_listen;
     char *user;
@@ -89,6 +93,9 @@ struct channel;
 
 struct conn {
     int c_fd;
+    struct ssl_st *c_ssl; /* NULL: plain TCP */
+    int c_tls_hs;         /* TLS handshake not finished: no frames yet */
+    int c_tls_want_write; /* TLS must write before the last call can go on */
     uint64_t c_id; /* for logs */
     enum conn_state c_state;
     uint8_t c_role;
@@ -145,7 +152,9 @@ struct relay {
     struct loop *loop;
     int setsize;
     int *listen_fds;
+    int *listen_tls; /* per listener: 1 if it speaks TLS */
     size_t nlisten;
+    struct ssl_ctx_st *tls_ctx;
     int stats_fd;
     int sig_fd;
     struct conn **conns; /* indexed by fd */
@@ -190,6 +199,20 @@ void pair_free_all(struct relay *r);
 void forward_read(struct relay *r, struct conn *c);
 int forward_write(struct relay *r, struct conn *c);
 struct ring *forward_out_ring(struct conn *c);
+
+/* relay/io.c: byte I/O over plain TCP or TLS, read(2)/write(2) results */
+int tls_setup(struct relay *r);
+void tls_teardown(struct relay *r);
+int io_tls_begin(struct relay *r, struct conn *c);
+int io_tls_handshake(struct conn *c); /* 1 done, 0 again later, -1 failed */
+ssize_t io_read(struct conn *c, void *p, size_t n);
+ssize_t io_write(struct conn *c, const void *p, size_t n);
+ssize_t io_readv(struct conn *c, const struct iovec *iov, int cnt);
+ssize_t io_writev(struct conn *c, const struct iovec *iov, int cnt);
+int io_peek(struct conn *c);
+size_t io_pending(const struct conn *c);
+void io_shutdown_write(struct conn *c);
+void io_free(struct conn *c);
 
 /* relay/stats.c */
 void stats_serve(struct loop *l, int fd, void *ud, int mask);

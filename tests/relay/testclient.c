@@ -11,7 +11,8 @@
  * benchmarks),
  * --wrong-proof, --role sender|receiver (raw: authenticate first),
  * --read-delay-ms N (recv: a slow reader), --direct-listen P (recv: no
- * relay, accept one sender), --direct (send: to such a receiver).
+ * relay, accept one sender), --direct (send: to such a receiver),
+ * --tls [--tls-ca PEM] (TLS to the relay, verified against that CA).
  * Prints one "event=..." line per event; exit codes: 0 done, 2 usage,
  * 3 ERROR frame, 4 PEER_GONE, 5 integrity, 6 I/O. */
 #include <arpa/inet.h>
@@ -28,6 +29,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "chan.h"
@@ -47,8 +51,8 @@ enum {
 };
 
 static struct {
-    const char *host, *secret_file, *id_hex, *file, *out, *hex;
-    int port, plain, wrong_proof, direct, direct_listen, read_delay_ms;
+    const char *host, *secret_file, *id_hex, *file, *out, *hex, *tls_ca;
+    int port, plain, wrong_proof, direct, direct_listen, read_delay_ms, tls;
     long ttl;
     size_t chunk;
     uint8_t role;
@@ -64,13 +68,67 @@ static double now_s(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* --tls: the relay connection is wrapped in TLS (blocking); every read and
+ * write of that connection goes through tc_read/tc_write. */
+static SSL *tls;
+
+static ssize_t tc_read(int fd, void *p, size_t n)
+{
+    int rc;
+
+    if (tls == NULL)
+        return read(fd, p, n);
+    rc = SSL_read(tls, p, (int)n);
+    return rc > 0 ? rc : (SSL_get_error(tls, rc) == SSL_ERROR_ZERO_RETURN ? 0 : -1);
+}
+
+static ssize_t tc_write(int fd, const void *p, size_t n)
+{
+    int rc;
+
+    if (tls == NULL)
+        return write(fd, p, n);
+    rc = SSL_write(tls, p, (int)n);
+    return rc > 0 ? rc : -1;
+}
+
+/* TLS over a connected socket; verifies the relay's certificate against
+ * --tls-ca and the host name when a CA is given. */
+static int tls_wrap(int fd)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL)
+        return -1;
+    if (opt.tls_ca != NULL) {
+        if (SSL_CTX_load_verify_locations(ctx, opt.tls_ca, NULL) != 1) {
+            SSL_CTX_free(ctx);
+            return -1;
+        }
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    }
+    tls = SSL_new(ctx);
+    SSL_CTX_free(ctx); /* the SSL keeps its own reference */
+    if (tls == NULL || SSL_set_fd(tls, fd) != 1 ||
+        SSL_set_tlsext_host_name(tls, opt.host) != 1 ||
+        (opt.tls_ca != NULL && SSL_set1_host(tls, opt.host) != 1))
+        return -1;
+    if (SSL_connect(tls) != 1) {
+        printf("event=tls-failed verify=%s\n",
+               X509_verify_cert_error_string(SSL_get_verify_result(tls)));
+        return -1;
+    }
+    printf("event=tls version=%s\n", SSL_get_version(tls));
+    return 0;
+}
+
 static int write_all(int fd, const void *p, size_t n)
 {
     const uint8_t *q = p;
     ssize_t w;
 
     while (n > 0) {
-        w = write(fd, q, n);
+        w = tc_write(fd, q, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
@@ -101,7 +159,7 @@ static int read_frame(int fd, struct buf *in, struct frame *f)
         }
         if (buf_reserve(in, 65536, &p) != FERRY_OK)
             return -1;
-        n = read(fd, p, 65536);
+        n = tc_read(fd, p, 65536);
         buf_unreserve(in, 65536 - (n > 0 ? (size_t)n : 0));
         if (n <= 0)
             return -1;
@@ -164,6 +222,8 @@ static int handshake(struct buf *in, uint8_t role)
         printf("event=connect-failed\n");
         return -EX_IO;
     }
+    if (opt.tls && tls_wrap(fd) != 0)
+        return -EX_IO;
     if (read_frame(fd, in, &f) < 0 || f.type != FRAME_HELLO) {
         printf("event=no-hello\n");
         return -EX_IO;
@@ -210,6 +270,7 @@ static int sender_events(int fd, struct buf *in, int block, int *paused,
     /* Frames already buffered come first: poll() only sees the socket. */
     while (frame_decode(buf_ptr(in), buf_len(in), FERRY_FRAME_MAX, &f, &used) ==
                FERRY_OK ||
+           (tls != NULL && SSL_pending(tls) > 0) ||
            poll(&p, 1, block ? 10000 : 0) > 0) {
         if (read_frame(fd, in, &f) < 0)
             return EX_IO;
@@ -439,7 +500,7 @@ static int do_recv(void)
     shutdown(fd, SHUT_WR);
     {
         char junk[256];
-        while (read(fd, junk, sizeof(junk)) > 0)
+        while (tc_read(fd, junk, sizeof(junk)) > 0)
             ;
     }
     close(fd);
@@ -497,7 +558,8 @@ static int do_raw(void)
             return -fd;
     } else {
         fd = connect_to(opt.host, opt.port);
-        if (fd < 0 || read_frame(fd, in, &f) < 0 || f.type != FRAME_HELLO)
+        if (fd < 0 || (opt.tls && tls_wrap(fd) != 0) ||
+            read_frame(fd, in, &f) < 0 || f.type != FRAME_HELLO)
             return EX_IO;
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
     }
@@ -523,7 +585,8 @@ int main(int argc, char **argv)
         {"wrong-proof", 0, 0, 'w'},   {"ttl", 1, 0, 't'},
         {"hex", 1, 0, 'x'},           {"role", 1, 0, 'r'},
         {"read-delay-ms", 1, 0, 'd'}, {"direct", 0, 0, 'D'},
-        {"direct-listen", 1, 0, 'L'}, {0, 0, 0, 0}};
+        {"direct-listen", 1, 0, 'L'}, {"tls", 0, 0, 'S'},
+        {"tls-ca", 1, 0, 'C'},        {0, 0, 0, 0}};
     const char *cmd;
     uint8_t *secret = NULL;
     size_t slen = 0;
@@ -582,6 +645,12 @@ int main(int argc, char **argv)
             break;
         case 'L':
             opt.direct_listen = atoi(optarg);
+            break;
+        case 'S':
+            opt.tls = 1;
+            break;
+        case 'C':
+            opt.tls_ca = optarg;
             break;
         default:
             return EX_USAGE;
