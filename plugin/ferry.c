@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "chan.h"
 #include "codec.h"
 #include "err.h"
@@ -100,8 +102,7 @@ static void transfer_free(ferry_transfer_t *t)
 {
     if (t->fd >= 0)
         close(t->fd);
-    if (t->sock >= 0)
-        close(t->sock);
+    relay_close(t);
     aead_free(t->aead);
     sha256_free(t->hash);
     buf_free(t->in);
@@ -126,10 +127,7 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->st == T_FINISHED)
         return;
     t->st = T_FINISHED;
-    if (t->sock >= 0) {
-        close(t->sock);
-        t->sock = -1;
-    }
+    relay_close(t);
     if (t->fd >= 0) {
         close(t->fd);
         t->fd = -1;
@@ -222,9 +220,13 @@ static void request_channel(ferry_transfer_t *t)
 
 static void channel_ready(ferry_transfer_t *t)
 {
+    int rc;
+
     transfer_event(t, "channel");
-    if (relay_connect(t) != FERRY_OK)
-        transfer_finish(t, FERRY_DONE_IO, "relay-unreachable");
+    if ((rc = relay_connect(t)) != FERRY_OK)
+        transfer_finish(t, FERRY_DONE_IO,
+                        rc == FERRY_ERR_CRYPTO ? "relay-tls-failed"
+                                               : "relay-unreachable");
 }
 
 static int on_channel_result(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
@@ -536,7 +538,7 @@ int ferry_cancel(ferry_transfer_t *t)
     if (t->sock >= 0) {
         b = buf_new(sizeof(tmp));
         frame_put_code(b, FRAME_CANCEL, FERRY_ERR_CANCELLED);
-        (void)!write(t->sock, buf_ptr(b), buf_len(b));
+        (void)relay_send(t, buf_ptr(b), buf_len(b));
         buf_free(b);
     }
     send_message(
@@ -801,7 +803,17 @@ void ferry_ctx_free(ferry_ctx_t *ctx)
     if (fd_of_conn)
         g_hash_table_remove(fd_of_conn, ctx->conn);
     g_free(ctx->component);
+    g_free(ctx->relay_ca);
+    SSL_CTX_free(ctx->tls_ctx);
     free(ctx);
+}
+
+void ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file)
+{
+    g_free(ctx->relay_ca);
+    ctx->relay_ca = pem_file ? g_strdup(pem_file) : NULL;
+    SSL_CTX_free(ctx->tls_ctx); /* remade with it on the next channel */
+    ctx->tls_ctx = NULL;
 }
 
 void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
@@ -843,6 +855,9 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
         pfd[n].fd = t->sock;
         pfd[n].events = POLLIN | (relay_want_write(t) ? POLLOUT : 0);
         owner[n++] = t;
+        /* Bytes TLS already decrypted never wake poll(): don't sleep. */
+        if (relay_pending(t) > 0)
+            timeout_ms = 0;
     }
     /* Without the XMPP socket, poll briefly so XMPP is still served. */
     if (xfd < 0 && timeout_ms > 10)
@@ -865,6 +880,7 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     for (i = 0; i < n; i++)
         if (owner[i] != NULL && owner[i]->st != T_FINISHED &&
             owner[i]->sock == pfd[i].fd)
-            relay_io(owner[i], pfd[i].revents & (POLLIN | POLLHUP | POLLERR));
+            relay_io(owner[i], (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)) ||
+                                   relay_pending(owner[i]) > 0);
     reap(ctx);
 }

@@ -86,6 +86,9 @@ void ferry_ctx_free(ferry_ctx_t *ctx);
  * the urn:xmpp:ferry:0 feature, and uses "ferry." + the user's domain
  * until one answers (or when none does). */
 void ferry_set_component(ferry_ctx_t *ctx, const char *jid);
+/** A PEM file of CA certificates trusted for relays that use TLS, besides
+ * the system's (tests, private deployments). */
+void ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
 /** The component in use (NULL before login). */
 const char *ferry_component(const ferry_ctx_t *ctx);
 

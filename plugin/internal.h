@@ -31,6 +31,8 @@ struct ferry_ctx {
     ferry_callbacks_t cb;
     void *ud;
     char *component;
+    char *relay_ca;               /* extra CA file for relay TLS */
+    struct ssl_ctx_st *tls_ctx;   /* made on the first TLS channel */
     int component_found; /* set by the application or found by disco */
     int disco_queries;   /* disco#info queries sent to server items */
     GList *transfers;
@@ -57,6 +59,7 @@ struct ferry_transfer {
     struct ferry_channel ch;
     struct aead *aead;
     int sock;
+    struct ssl_st *ssl; /* TLS to the relay when the channel says so */
     struct buf *in, *out;
     uint64_t next;  /* sender: next chunk index to send (in order);
                        receiver: next chunk number expected */
@@ -77,6 +80,10 @@ struct ferry_transfer {
 
 /* plugin/relay.c */
 int relay_connect(ferry_transfer_t *t);
+/* Relay socket I/O, through TLS when the channel uses it. */
+ssize_t relay_send(ferry_transfer_t *t, const void *p, size_t n);
+size_t relay_pending(const ferry_transfer_t *t);
+void relay_close(ferry_transfer_t *t);
 int relay_want_write(const ferry_transfer_t *t);
 /* Reads what is there (if readable), then fills and flushes output. */
 void relay_io(ferry_transfer_t *t, int readable);

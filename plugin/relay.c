@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "chan.h"
 #include "err.h"
 #include "frame.h"
@@ -63,14 +65,120 @@ static void bytes_free(gpointer p)
     g_bytes_unref(p);
 }
 
+/* ---- TLS to the relay --------------------------------------------------- */
+/* The relay's certificate must verify against the system's CAs (plus the
+ * application's relay CA file) for the host named in the channel info. */
+static SSL_CTX *tls_ctx_of(ferry_ctx_t *ctx)
+{
+    SSL_CTX *c;
+
+    if (ctx->tls_ctx != NULL)
+        return ctx->tls_ctx;
+    if ((c = SSL_CTX_new(TLS_client_method())) == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_set_default_verify_paths(c) != 1 ||
+        (ctx->relay_ca != NULL &&
+         SSL_CTX_load_verify_locations(c, ctx->relay_ca, NULL) != 1)) {
+        SSL_CTX_free(c);
+        return NULL;
+    }
+    return ctx->tls_ctx = c;
+}
+
+/* TLS handshake on the fresh non-blocking socket, waiting at most ms. */
+static int tls_begin(ferry_transfer_t *t, int ms)
+{
+    SSL_CTX *c = tls_ctx_of(t->ctx);
+    struct pollfd p = {t->sock, 0, 0};
+    int rc, e;
+
+    if (c == NULL || (t->ssl = SSL_new(c)) == NULL ||
+        SSL_set_fd(t->ssl, t->sock) != 1 ||
+        SSL_set_tlsext_host_name(t->ssl, t->ch.host) != 1 ||
+        SSL_set1_host(t->ssl, t->ch.host) != 1)
+        return FERRY_ERR_CRYPTO;
+    while ((rc = SSL_connect(t->ssl)) != 1) {
+        e = SSL_get_error(t->ssl, rc);
+        if (e == SSL_ERROR_WANT_READ)
+            p.events = POLLIN;
+        else if (e == SSL_ERROR_WANT_WRITE)
+            p.events = POLLOUT;
+        else
+            return FERRY_ERR_CRYPTO;
+        if (poll(&p, 1, ms) != 1)
+            return FERRY_ERR_CRYPTO;
+    }
+    return FERRY_OK;
+}
+
+static ssize_t tls_errno(ferry_transfer_t *t, int rc)
+{
+    switch (SSL_get_error(t->ssl, rc)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        errno = EAGAIN;
+        return -1;
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_SYSCALL:
+        if (rc == 0 || errno == 0)
+            return 0;
+        return -1;
+    default:
+        errno = EIO;
+        return -1;
+    }
+}
+
+static ssize_t relay_recv(ferry_transfer_t *t, void *p, size_t n)
+{
+    int rc;
+
+    if (t->ssl == NULL)
+        return read(t->sock, p, n);
+    rc = SSL_read(t->ssl, p, (int)n);
+    return rc > 0 ? rc : tls_errno(t, rc);
+}
+
+ssize_t relay_send(ferry_transfer_t *t, const void *p, size_t n)
+{
+    int rc;
+
+    if (t->sock < 0)
+        return -1;
+    if (t->ssl == NULL)
+        return write(t->sock, p, n);
+    rc = SSL_write(t->ssl, p, (int)n);
+    return rc > 0 ? rc : tls_errno(t, rc);
+}
+
+size_t relay_pending(const ferry_transfer_t *t)
+{
+    return t->ssl != NULL ? (size_t)SSL_pending(t->ssl) : 0;
+}
+
+void relay_close(ferry_transfer_t *t)
+{
+    if (t->ssl != NULL) {
+        (void)SSL_shutdown(t->ssl);
+        SSL_free(t->ssl);
+        t->ssl = NULL;
+    }
+    if (t->sock >= 0)
+        close(t->sock);
+    t->sock = -1;
+}
+
 int relay_connect(ferry_transfer_t *t)
 {
     uint8_t shared[32], key[32];
     uint64_t i, j, k, tmp;
     int rc;
 
-    if (t->ch.tls)
-        return FERRY_ERR_CONFIG; /* TLS to the relay is not built yet */
     if ((rc = ferry_x25519(t->my_priv, t->peer_pub, shared)) != FERRY_OK)
         return rc;
     rc = ferry_content_key(shared, t->ch.key, t->sid, key);
@@ -123,6 +231,8 @@ int relay_connect(ferry_transfer_t *t)
     t->sock = connect_timeout(t->ch.host, t->ch.port, 5000);
     if (t->sock < 0)
         return FERRY_ERR_IO;
+    if (t->ch.tls && (rc = tls_begin(t, 5000)) != FERRY_OK)
+        return rc;
     t->st = T_RELAY_HS;
     return FERRY_OK;
 }
@@ -212,7 +322,7 @@ static void flush(ferry_transfer_t *t)
     ssize_t n;
 
     while (buf_len(t->out) > 0) {
-        n = write(t->sock, buf_ptr(t->out), buf_len(t->out));
+        n = relay_send(t, buf_ptr(t->out), buf_len(t->out));
         if (n < 0) {
             if (errno != EAGAIN && errno != EINTR)
                 transfer_finish(t, FERRY_DONE_PEER_GONE, "relay-closed");
@@ -436,7 +546,7 @@ void relay_io(ferry_transfer_t *t, int readable)
         for (rounds = 0; rounds < 16 && t->st != T_FINISHED; rounds++) {
             if (buf_reserve(t->in, 65536, &p) != FERRY_OK)
                 break;
-            n = read(t->sock, p, 65536);
+            n = relay_recv(t, p, 65536);
             buf_unreserve(t->in, 65536 - (n > 0 ? (size_t)n : 0));
             if (n == 0) {
                 transfer_finish(t, FERRY_DONE_PEER_GONE, "relay-closed");
@@ -460,7 +570,9 @@ void relay_io(ferry_transfer_t *t, int readable)
                 if (t->st != T_FINISHED)
                     buf_consume(t->in, used);
             }
-            if (n < 65536)
+            /* TLS hands out one record (16 KiB) a call: go on until
+             * the socket is empty, within the rounds. */
+            if (n < 65536 && t->ssl == NULL)
                 break;
         }
     }

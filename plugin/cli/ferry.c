@@ -37,6 +37,7 @@ enum {
 static struct {
     int sending;
     const char *jid, *password_file, *server, *component, *dir, *sid;
+    const char *relay_ca;
     char *password;
     int port;
     ferry_requester_t requester;
@@ -86,6 +87,8 @@ static void usage(FILE *f)
         "5222)\n"
         "  --component JID       Ferry component (default: found with disco,\n"
         "                        else ferry.DOMAIN)\n"
+        "  --relay-ca FILE       PEM CA certificates trusted for TLS relays,\n"
+        "                        besides the system's\n"
         "  --timeout SECONDS     give up after this long (default 600)\n"
         "  -q, --quiet           only errors\n"
         "send options:\n"
@@ -327,6 +330,7 @@ static int parse_args(int argc, char **argv)
                                        {"password-file", 1, 0, 'p'},
                                        {"server", 1, 0, 's'},
                                        {"component", 1, 0, 'c'},
+                                       {"relay-ca", 1, 0, 'R'},
                                        {"requester", 1, 0, 'r'},
                                        {"chunk-size", 1, 0, 'k'},
                                        {"deliver", 0, 0, 'D'},
@@ -371,6 +375,9 @@ static int parse_args(int argc, char **argv)
             break;
         case 'c':
             o.component = optarg;
+            break;
+        case 'R':
+            o.relay_ca = optarg;
             break;
         case 'r':
             if (strcmp(optarg, "sender") == 0)
@@ -484,6 +491,8 @@ int main(int argc, char **argv)
     fctx = ferry_ctx_new(x, conn, &cb, NULL);
     if (o.component)
         ferry_set_component(fctx, o.component);
+    if (o.relay_ca)
+        ferry_set_relay_ca(fctx, o.relay_ca);
     if (xmpp_connect_client(conn, o.server, (unsigned short)o.port, on_conn,
                             x) != XMPP_EOK) {
         fprintf(stderr, "ferry: cannot connect to the server\n");

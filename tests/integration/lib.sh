@@ -122,6 +122,15 @@ start_relay() {
     fi
 }
 
+# mkcert DIR: a self-signed certificate (DIR/cert.pem, DIR/key.pem) for
+# 127.0.0.1 and localhost, its own CA.
+mkcert() {
+    mkdir -p "$1"
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$1/key.pem" -out "$1/cert.pem" -days 2 -subj /CN=127.0.0.1 \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+}
+
 # alive PID: running and not a zombie.
 alive() {
     [ -r "/proc/$1/status" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null

@@ -6,12 +6,6 @@
 # and a broken TLS configuration is refused by -n with its reason.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-mkcert() { # DIR: a self-signed certificate for 127.0.0.1 / localhost
-    mkdir -p "$1"
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-        -keyout "$1/key.pem" -out "$1/cert.pem" -days 2 -subj /CN=127.0.0.1 \
-        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
-}
 mkcert "$T/good"
 mkcert "$T/other"
 TLS_PORT=$(free_port)
