@@ -20,6 +20,8 @@
 #include "err.h"
 #include "frame.h"
 #include "internal.h"
+#include "reorder.h"
+#include "state.h"
 
 #define STAGE_TIMEOUT 120 /* seconds for each XMPP stage */
 
@@ -107,8 +109,8 @@ static void transfer_free(ferry_transfer_t *t)
     sha256_free(t->hash);
     buf_free(t->in);
     buf_free(t->out);
-    if (t->cache)
-        g_hash_table_destroy(t->cache);
+    reorder_free(t->cache);
+    free(t->scratch);
     ferry_wipe(t->my_priv, sizeof(t->my_priv));
     ferry_wipe(t->ch.key, sizeof(t->ch.key));
     g_free(t->peer);
@@ -429,40 +431,35 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     ctx->cb.offer(t, &info, ctx->ud);
 }
 
-/* State file of an interrupted transfer: "sid size chunk next sender". */
+/* Where an interrupted transfer resumes: the state file must name this
+ * session, size, chunk size and sender, and the .part file must hold the
+ * chunks it counts; anything else starts from chunk 0. */
 static uint64_t resume_point(ferry_transfer_t *t)
 {
-    char sid[65], sender[FERRY_JID_MAX + 1];
-    unsigned long long size, chunk, next;
-    uint64_t r = 0;
-    FILE *f = fopen(t->state_path, "r");
+    struct ferry_state st;
     struct stat sb;
 
-    if (f == NULL)
-        return 0;
-    if (fscanf(f, "%64s %llu %llu %llu %3071s", sid, &size, &chunk, &next,
-               sender) == 5 &&
-        strcmp(sid, t->sid) == 0 && size == t->size && chunk == t->chunk &&
-        same_bare(sender, t->peer) && next <= t->nchunks &&
-        stat(t->part_path, &sb) == 0 &&
-        (uint64_t)sb.st_size >= next * (uint64_t)chunk)
-        r = next;
-    fclose(f);
-    return r;
+    if (state_load(t->state_path, &st) == FERRY_OK &&
+        strcmp(st.sid, t->sid) == 0 && st.size == t->size &&
+        st.chunk == t->chunk && same_bare(st.peer, t->peer) &&
+        st.next <= t->nchunks && stat(t->part_path, &sb) == 0 &&
+        (uint64_t)sb.st_size >= st.next * st.chunk)
+        return st.next;
+    return 0;
 }
 
 void transfer_state_save(ferry_transfer_t *t)
 {
-    char tmp[4096];
-    FILE *f;
+    struct ferry_state st;
 
-    snprintf(tmp, sizeof(tmp), "%s.tmp", t->state_path);
-    if ((f = fopen(tmp, "w")) == NULL)
-        return;
-    fprintf(f, "%s %llu %llu %llu %s\n", t->sid, (unsigned long long)t->size,
-            (unsigned long long)t->chunk, (unsigned long long)t->next, t->peer);
-    fclose(f);
-    rename(tmp, t->state_path);
+    memset(&st, 0, sizeof(st));
+    g_strlcpy(st.sid, t->sid, sizeof(st.sid));
+    g_strlcpy(st.peer, t->peer, sizeof(st.peer));
+    st.size = t->size;
+    st.chunk = t->chunk;
+    st.next = t->next;
+    /* Best effort: without it a later resume starts over, nothing worse. */
+    (void)state_save(t->state_path, &st);
 }
 
 int ferry_accept(ferry_transfer_t *t, const char *dest)

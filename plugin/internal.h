@@ -69,8 +69,8 @@ struct ferry_transfer {
     struct sha256 *hash;
     int paused;
     int first_byte;
-    GHashTable *cache; /* receiver: number -> GBytes (plaintext) */
-    size_t cache_bytes;
+    struct reorder *cache; /* receiver: chunks ahead of `next` */
+    uint8_t *scratch;      /* receiver: one chunk, opened in order */
     uint64_t *order; /* sender, shuffle mode: send order */
     int shuffle;
     uint64_t corrupt_chunk; /* 1-based; 0: off */

@@ -18,6 +18,7 @@
 #include "err.h"
 #include "frame.h"
 #include "internal.h"
+#include "reorder.h"
 
 #define ACK_EVERY (1024 * 1024) /* bytes written between ACKs */
 #define CACHE_CHUNKS 64         /* reorder cache bound, in chunks */
@@ -58,11 +59,6 @@ static int connect_timeout(const char *host, uint16_t port, int ms)
     if (fd >= 0)
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return fd;
-}
-
-static void bytes_free(gpointer p)
-{
-    g_bytes_unref(p);
 }
 
 /* ---- TLS to the relay --------------------------------------------------- */
@@ -223,8 +219,10 @@ int relay_connect(ferry_transfer_t *t)
             }
         }
     } else {
-        t->cache = g_hash_table_new_full(g_int64_hash, g_int64_equal, g_free,
-                                         bytes_free);
+        t->cache = reorder_new(CACHE_CHUNKS);
+        t->scratch = malloc(t->chunk ? t->chunk : 1);
+        if (t->cache == NULL || t->scratch == NULL)
+            return FERRY_ERR_NOMEM;
     }
     if (t->in == NULL || t->out == NULL || t->hash == NULL)
         return FERRY_ERR_NOMEM;
@@ -371,8 +369,9 @@ static void on_data(ferry_transfer_t *t, const struct frame *f)
     uint8_t nonce[12], ad[FERRY_AD_MAX];
     size_t adl, len = f->sealed_len - FERRY_TAG_LEN;
     uint64_t expect_len, before = t->written;
-    uint8_t *plain;
-    GBytes *b;
+    uint8_t *plain, *held;
+    size_t hl;
+    int rc;
 
     if (f->number >= t->nchunks || f->number < t->next) {
         fail_integrity(t, "bad-chunk-number");
@@ -390,12 +389,19 @@ static void on_data(ferry_transfer_t *t, const struct frame *f)
         transfer_finish(t, FERRY_DONE_INTEGRITY, "reorder-window");
         return;
     }
-    plain = g_malloc(len);
+    /* In order: open into the scratch chunk and append. Ahead: open into
+     * a block of its own that waits in the cache. */
+    plain = f->number == t->next ? t->scratch : malloc(len ? len : 1);
+    if (plain == NULL) {
+        transfer_finish(t, FERRY_DONE_IO, "out-of-memory");
+        return;
+    }
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, f->number, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, f->number, t->sid, ad);
     if (aead_open(t->aead, nonce, ad, adl, f->sealed, f->sealed_len, plain) !=
         FERRY_OK) {
-        g_free(plain);
+        if (plain != t->scratch)
+            free(plain);
         fail_integrity(t, "chunk-auth");
         return;
     }
@@ -404,30 +410,22 @@ static void on_data(ferry_transfer_t *t, const struct frame *f)
         transfer_event(t, "first-byte");
     }
     if (f->number != t->next) {
-        gint64 *k = g_new(gint64, 1);
-        *k = (gint64)f->number;
-        g_hash_table_replace(t->cache, k, g_bytes_new_take(plain, len));
+        /* The window was checked above: this cannot be refused. */
+        (void)reorder_put(t->cache, t->next, f->number, plain, len);
         return;
     }
     if (append(t, plain, len) != FERRY_OK) {
-        g_free(plain);
         transfer_finish(t, FERRY_DONE_IO, "write");
         return;
     }
-    g_free(plain);
     t->next++;
-    for (;;) {
-        gint64 k = (gint64)t->next;
-        gsize bl;
-        const uint8_t *bp;
-        if ((b = g_hash_table_lookup(t->cache, &k)) == NULL)
-            break;
-        bp = g_bytes_get_data(b, &bl);
-        if (append(t, bp, bl) != FERRY_OK) {
+    while ((held = reorder_take(t->cache, t->next, &hl)) != NULL) {
+        rc = append(t, held, hl);
+        free(held);
+        if (rc != FERRY_OK) {
             transfer_finish(t, FERRY_DONE_IO, "write");
             return;
         }
-        g_hash_table_remove(t->cache, &k);
         t->next++;
     }
     if (t->written / ACK_EVERY != before / ACK_EVERY)

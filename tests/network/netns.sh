@@ -20,7 +20,11 @@ ip netns del "fx-probe-$$"
 P="fx$$"
 HOSTS="xmpp relay alice bob"
 teardown() {
-    for h in $HOSTS sw; do ip netns del "$P-$h" 2>/dev/null; done
+    # Whatever still runs in a namespace dies with it, never outlives it.
+    for h in $HOSTS sw; do
+        ip netns pids "$P-$h" 2>/dev/null | xargs -r kill -9 2>/dev/null
+        ip netns del "$P-$h" 2>/dev/null
+    done
 }
 trap 'cleanup; teardown' EXIT
 
@@ -37,6 +41,9 @@ for h in $HOSTS; do
     ip netns exec "$P-$h" ip link set lo up
 done
 on() { local h=$1; shift; ip netns exec "$P-$h" "$@"; }
+# on_bg HOST CMD... &: the same in the background, exec'd so that $! is the
+# daemon itself (cleanup() kills $PIDS).
+on_bg() { local h=$1; shift; exec ip netns exec "$P-$h" "$@"; }
 # Bob's downlink: the bridge port toward bob.
 if on sw tc qdisc add dev bob root handle 1: netem delay 40ms 2>/dev/null; then
     on sw tc qdisc add dev bob parent 1: handle 2: tbf rate 8mbit burst 32kbit latency 400ms
@@ -53,7 +60,7 @@ on_port() { local n=0; until on "$1" ss -ltnH "sport = :$2" | grep -q .; do
 head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/secret"
 printf '[relay]\nlisten = %s:%s\nsecret_files = %s\nstats_listen = %s:%s\n[limits]\nidle_timeout = 5\nbuffer_size = 524288\n' \
     "$RELAY_IP" "$RELAY_PORT" "$T/secret" "$RELAY_IP" "$STATS_PORT" >"$T/relay.conf"
-on relay "$RELAY" -f "$T/relay.conf" -v 2>>"$T/relay.log" &
+on_bg relay "$RELAY" -f "$T/relay.conf" -v 2>>"$T/relay.log" &
 RELAY_PID=$!
 PIDS="$PIDS $RELAY_PID"
 on_port relay "$RELAY_PORT" || fail "relay did not start"
@@ -61,7 +68,7 @@ on_port relay "$RELAY_PORT" || fail "relay did not start"
 # xmpp host: Prosody + component
 write_prosody_conf "$XMPP_IP" "$C2S_PORT" "$COMPONENT_PORT" "$XMPP_DOMAIN" \
     "$COMPONENT_JID"
-on xmpp prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
+on_bg xmpp prosody --config "$PROSODY_CONF" >>"$T/prosody.log" 2>&1 &
 PIDS="$PIDS $!"
 on_port xmpp "$C2S_PORT" && on_port xmpp "$COMPONENT_PORT" || fail "prosody did not start"
 for u in alice bob; do
@@ -71,7 +78,7 @@ done
 printf '[component]\nserver = 127.0.0.1\nport = %s\njid = %s\nsecret_file = %s\n[channels]\nrelay_secret_file = %s\nrelays = %s:%s\n' \
     "$COMPONENT_PORT" "$COMPONENT_JID" "$T/component.secret" "$T/secret" \
     "$RELAY_IP" "$RELAY_PORT" >"$T/component.conf"
-on xmpp "$COMPONENT" -f "$T/component.conf" -v 2>>"$T/component.log" &
+on_bg xmpp "$COMPONENT" -f "$T/component.conf" -v 2>>"$T/component.log" &
 PIDS="$PIDS $!"
 n=0
 until grep -q "connected jid=" "$T/component.log" 2>/dev/null; do

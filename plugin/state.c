@@ -1,0 +1,69 @@
+/* The resume state file. Read strictly: a line that does not parse in
+ * full, or names an invalid session id or JID, is no state at all, and the
+ * transfer starts from chunk 0 (never from a guessed point). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codec.h"
+#include "err.h"
+#include "state.h"
+
+#define STATE_LINE_MAX (64 + 3 * 21 + FERRY_JID_MAX + 8)
+
+int state_save(const char *path, const struct ferry_state *s)
+{
+    char *tmp;
+    FILE *f;
+    int ok;
+
+    if ((tmp = malloc(strlen(path) + 5)) == NULL)
+        return FERRY_ERR_NOMEM;
+    strcpy(tmp, path);
+    strcat(tmp, ".tmp");
+    if ((f = fopen(tmp, "w")) == NULL) {
+        free(tmp);
+        return FERRY_ERR_IO;
+    }
+    ok = fprintf(f, "%s %llu %llu %llu %s\n", s->sid,
+                 (unsigned long long)s->size, (unsigned long long)s->chunk,
+                 (unsigned long long)s->next, s->peer) > 0;
+    ok = (fclose(f) == 0) && ok;
+    ok = ok && rename(tmp, path) == 0;
+    if (!ok)
+        remove(tmp);
+    free(tmp);
+    return ok ? FERRY_OK : FERRY_ERR_IO;
+}
+
+int state_load(const char *path, struct ferry_state *s)
+{
+    char line[STATE_LINE_MAX + 2], *field[5], *save = NULL, *p;
+    FILE *f = fopen(path, "r");
+    size_t n;
+    int i;
+
+    if (f == NULL)
+        return FERRY_ERR_IO;
+    n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    /* Exactly one line, ending in a newline, nothing after it. */
+    if (n == 0 || n > STATE_LINE_MAX || line[n - 1] != '\n' ||
+        strchr(line, '\n') != line + n - 1 || memchr(line, '\0', n) != NULL)
+        return FERRY_ERR_MALFORMED;
+    line[n - 1] = '\0';
+    for (i = 0, p = line; i < 5; i++, p = NULL)
+        if ((field[i] = strtok_r(p, " ", &save)) == NULL)
+            return FERRY_ERR_MALFORMED;
+    if (strtok_r(NULL, " ", &save) != NULL || !ferry_valid_sid(field[0]) ||
+        strlen(field[0]) >= sizeof(s->sid) || !ferry_valid_jid(field[4]) ||
+        strlen(field[4]) >= sizeof(s->peer) ||
+        parse_u64(field[1], UINT64_MAX, &s->size) != FERRY_OK ||
+        parse_u64(field[2], UINT32_MAX, &s->chunk) != FERRY_OK ||
+        parse_u64(field[3], UINT64_MAX, &s->next) != FERRY_OK)
+        return FERRY_ERR_MALFORMED;
+    strcpy(s->sid, field[0]);
+    strcpy(s->peer, field[4]);
+    return FERRY_OK;
+}
