@@ -292,6 +292,10 @@ int main(int argc, char **argv)
             conf_dump(comp_opts, comp_nopts, &c.conf, stdout);
         else if (problems == 0)
             printf("configuration OK\n");
+        g_free(c.secret);
+        conf_secret_free(c.relay_secret, c.relay_secret_len);
+        free(c.relays);
+        conf_free(comp_opts, comp_nopts, &c.conf);
         return problems ? 78 : 0;
     }
     if (problems)
