@@ -13,6 +13,8 @@
 #include "log.h"
 #include "relay.h"
 
+/* Loads tls_cert and tls_key into a new context; on success it replaces
+ * the current one, on failure the current one stays. */
 int tls_setup(struct relay *r)
 {
     SSL_CTX *ctx;
@@ -47,6 +49,9 @@ int tls_setup(struct relay *r)
         SSL_CTX_free(ctx);
         return FERRY_ERR_CONFIG;
     }
+    /* Connections already up keep the context they were made with
+     * (OpenSSL counts references): a reload only affects new ones. */
+    SSL_CTX_free(r->tls_ctx);
     r->tls_ctx = ctx;
     return FERRY_OK;
 }

@@ -142,6 +142,14 @@ static void on_signal(struct loop *l, int fd, void *ud, int mask)
                 log_info("secrets reloaded count=%zu", r->nsecrets);
             else
                 log_warnx("secret reload failed; keeping the old secrets");
+            /* Renewed certificates take effect without a restart. */
+            if (r->tls_ctx != NULL) {
+                if (tls_setup(r) == FERRY_OK)
+                    log_info("tls certificate reloaded cert=%s",
+                             r->conf.tls_cert);
+                else
+                    log_warnx("tls reload failed; keeping the old certificate");
+            }
         } else {
             log_info("signal %s", strsignal((int)si.ssi_signo));
             begin_drain(r);

@@ -50,13 +50,46 @@ check "and the relay logs the failed TLS handshake" \
     grep -q "tls handshake failed" "$T/relay.log"
 check "the relay still serves TLS afterwards" transfer t2 "$T/1m" tls tls
 
+# Certificate renewal: new files in place, SIGHUP, and new connections get
+# the new certificate while a transfer that started before goes on.
+id=$("$TC" mint --secret-file "$T/secret")
+"$TC" recv --port "$TLS_PORT" --tls --tls-ca "$T/good/cert.pem" --secret-file "$T/secret" \
+    --id "$id" --out "$T/hup.out" --read-delay-ms 2 >"$T/hup.recv" &
+hr=$!
+"$TC" send --port "$TLS_PORT" --tls --tls-ca "$T/good/cert.pem" --secret-file "$T/secret" \
+    --id "$id" --file "$T/64m" >"$T/hup.send" &
+hs=$!
+sleep 0.3
+cp "$T/good/cert.pem" "$T/old-cert.pem"
+cp "$T/other/cert.pem" "$T/good/cert.pem"
+cp "$T/other/key.pem" "$T/good/key.pem"
+kill -HUP "$RELAY_PID"
+i=0
+until grep -q "tls certificate reloaded" "$T/relay.log" || [ $i -gt 100 ]; do
+    sleep 0.05
+    i=$((i + 1))
+done
+check "SIGHUP reloads the TLS certificate" grep -q "tls certificate reloaded" "$T/relay.log"
+id=$("$TC" mint --secret-file "$T/secret")
+"$TC" send --port "$TLS_PORT" --tls --tls-ca "$T/old-cert.pem" \
+    --secret-file "$T/secret" --id "$id" --file "$T/1m" >"$T/hupold.out"
+check "after it, the old certificate is no longer presented" \
+    grep -q "event=tls-failed" "$T/hupold.out"
+check "and a client trusting the new one gets through" \
+    transfer t3 "$T/1m" tls tls
+wait $hs
+hsr=$?
+wait $hr
+check "the transfer that began before the reload completes ($hsr)" \
+    eval '[ $hsr -eq 0 ] && cmp -s "$T/64m" "$T/hup.out"'
+
 printf '[relay]\nlisten = 127.0.0.1:1\nsecret_files = %s\ntls_listen = 127.0.0.1:2\ntls_cert = %s\n' \
     "$T/secret" "$T/good/cert.pem" >"$T/nokey.conf"
 "$RELAY" -n -f "$T/nokey.conf" >"$T/nokey.out" 2>&1
 check "-n: tls_listen without tls_key is refused (exit $?)" \
     grep -q "tls_listen needs tls_cert and tls_key" "$T/nokey.out"
 printf '[relay]\nlisten = 127.0.0.1:1\nsecret_files = %s\ntls_listen = 127.0.0.1:2\ntls_cert = %s\ntls_key = %s\n' \
-    "$T/secret" "$T/good/cert.pem" "$T/other/key.pem" >"$T/mismatch.conf"
+    "$T/secret" "$T/old-cert.pem" "$T/other/key.pem" >"$T/mismatch.conf"
 "$RELAY" -n -f "$T/mismatch.conf" >"$T/mismatch.out" 2>&1
 check "-n: a key that does not match the certificate is refused" \
     grep -q "does not match" "$T/mismatch.out"
