@@ -241,6 +241,15 @@ static int load_secrets(struct comp *c)
     return 0;
 }
 
+/* What loading the configuration allocated (secrets wiped). */
+static void config_release(struct comp *c)
+{
+    g_free(c->secret);
+    conf_secret_free(c->relay_secret, c->relay_secret_len);
+    free(c->relays);
+    conf_free(comp_opts, comp_nopts, &c->conf);
+}
+
 int main(int argc, char **argv)
 {
     struct comp c;
@@ -292,10 +301,7 @@ int main(int argc, char **argv)
             conf_dump(comp_opts, comp_nopts, &c.conf, stdout);
         else if (problems == 0)
             printf("configuration OK\n");
-        g_free(c.secret);
-        conf_secret_free(c.relay_secret, c.relay_secret_len);
-        free(c.relays);
-        conf_free(comp_opts, comp_nopts, &c.conf);
+        config_release(&c);
         return problems ? 78 : 0;
     }
     if (problems)
@@ -345,9 +351,6 @@ int main(int argc, char **argv)
     policy_free(c.policy);
     xmpp_ctx_free(c.ctx);
     xmpp_shutdown();
-    g_free(c.secret);
-    conf_secret_free(c.relay_secret, c.relay_secret_len);
-    free(c.relays);
-    conf_free(comp_opts, comp_nopts, &c.conf);
+    config_release(&c);
     return 0;
 }

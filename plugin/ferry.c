@@ -817,7 +817,7 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
 {
     struct pollfd pfd[65];
     ferry_transfer_t *owner[65];
-    int n = 0, i, xfd;
+    int n = 0, i, xfd, xmpp_in;
     time_t now = time(NULL);
     GList *l;
 
@@ -859,9 +859,11 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     /* Without the XMPP socket, poll briefly so XMPP is still served. */
     if (xfd < 0 && timeout_ms > 10)
         timeout_ms = 10;
-    if (poll(pfd, (nfds_t)n, timeout_ms) < 0 && errno != EINTR)
-        timeout_ms = 0;
-    if (xfd >= 0 && (pfd[0].revents & POLLIN)) {
+    for (i = 0; i < n; i++)
+        pfd[i].revents = 0; /* poll() leaves them unset when it fails */
+    (void)poll(pfd, (nfds_t)n, timeout_ms);
+    xmpp_in = xfd >= 0 && (pfd[0].revents & POLLIN);
+    if (xmpp_in) {
         /* Servers write stanzas with Nagle on (Prosody does by default):
          * their second stanza in a row waits for our ACK, which the kernel
          * delays by up to 40 ms unless asked to ACK at once. The flag does
@@ -872,8 +874,10 @@ void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms)
     xmpp_run_once(ctx->x, 0);
     /* Handlers that just ran may have queued stanzas, which libstrophe
      * writes only at the start of a turn: take that turn now rather than
-     * after the next poll timeout. */
-    xmpp_run_once(ctx->x, 0);
+     * after the next poll timeout. Only stanzas read run handlers, so a
+     * turn of pure relay I/O costs no second select(). */
+    if (xmpp_in)
+        xmpp_run_once(ctx->x, 0);
     for (i = 0; i < n; i++)
         if (owner[i] != NULL && owner[i]->st != T_FINISHED &&
             owner[i]->sock == pfd[i].fd)

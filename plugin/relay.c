@@ -19,6 +19,7 @@
 #include "frame.h"
 #include "internal.h"
 #include "reorder.h"
+#include "tls.h"
 
 #define ACK_EVERY (1024 * 1024) /* bytes written between ACKs */
 #define CACHE_CHUNKS 64         /* reorder cache bound, in chunks */
@@ -111,25 +112,6 @@ static int tls_begin(ferry_transfer_t *t, int ms)
     return FERRY_OK;
 }
 
-static ssize_t tls_errno(ferry_transfer_t *t, int rc)
-{
-    switch (SSL_get_error(t->ssl, rc)) {
-    case SSL_ERROR_WANT_READ:
-    case SSL_ERROR_WANT_WRITE:
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        if (rc == 0 || errno == 0)
-            return 0;
-        return -1;
-    default:
-        errno = EIO;
-        return -1;
-    }
-}
-
 static ssize_t relay_recv(ferry_transfer_t *t, void *p, size_t n)
 {
     int rc;
@@ -137,7 +119,7 @@ static ssize_t relay_recv(ferry_transfer_t *t, void *p, size_t n)
     if (t->ssl == NULL)
         return read(t->sock, p, n);
     rc = SSL_read(t->ssl, p, (int)n);
-    return rc > 0 ? rc : tls_errno(t, rc);
+    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
 }
 
 ssize_t relay_send(ferry_transfer_t *t, const void *p, size_t n)
@@ -149,7 +131,7 @@ ssize_t relay_send(ferry_transfer_t *t, const void *p, size_t n)
     if (t->ssl == NULL)
         return write(t->sock, p, n);
     rc = SSL_write(t->ssl, p, (int)n);
-    return rc > 0 ? rc : tls_errno(t, rc);
+    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
 }
 
 size_t relay_pending(const ferry_transfer_t *t)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <glib.h>
+
 #include "codec.h"
 #include "err.h"
 #include "state.h"
@@ -13,16 +15,12 @@
 
 int state_save(const char *path, const struct ferry_state *s)
 {
-    char *tmp;
+    char *tmp = g_strdup_printf("%s.tmp", path);
     FILE *f;
     int ok;
 
-    if ((tmp = malloc(strlen(path) + 5)) == NULL)
-        return FERRY_ERR_NOMEM;
-    strcpy(tmp, path);
-    strcat(tmp, ".tmp");
     if ((f = fopen(tmp, "w")) == NULL) {
-        free(tmp);
+        g_free(tmp);
         return FERRY_ERR_IO;
     }
     ok = fprintf(f, "%s %llu %llu %llu %s\n", s->sid,
@@ -32,7 +30,7 @@ int state_save(const char *path, const struct ferry_state *s)
     ok = ok && rename(tmp, path) == 0;
     if (!ok)
         remove(tmp);
-    free(tmp);
+    g_free(tmp);
     return ok ? FERRY_OK : FERRY_ERR_IO;
 }
 

@@ -7,11 +7,11 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "log.h"
 #include "relay.h"
+#include "tls.h"
 
 /* Loads tls_cert and tls_key into a new context; on success it replaces
  * the current one, on failure the current one stays. */
@@ -72,29 +72,9 @@ int io_tls_begin(struct relay *r, struct conn *c)
     return 0;
 }
 
-/* errno for an SSL_* result <= 0; sets c_tls_want_write when TLS must
- * write before it can go on. */
 static ssize_t tls_result(struct conn *c, int rc)
 {
-    switch (SSL_get_error(c->c_ssl, rc)) {
-    case SSL_ERROR_WANT_READ:
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_WANT_WRITE:
-        c->c_tls_want_write = 1;
-        errno = EAGAIN;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN:
-        return 0;
-    case SSL_ERROR_SYSCALL:
-        if (rc == 0 || errno == 0)
-            return 0; /* EOF without close_notify */
-        return -1;
-    default:
-        ERR_clear_error();
-        errno = EIO;
-        return -1;
-    }
+    return tls_io_result(c->c_ssl, rc, &c->c_tls_want_write);
 }
 
 int io_tls_handshake(struct conn *c)

@@ -74,12 +74,17 @@ probe dave --xml "<message to='ferry.localhost' type='chat'><body>hi</body></mes
 check "message to the component: service-unavailable error" \
     grep -q "<service-unavailable" "$T/msg.out"
 
+# restart_component [EXTRA CONFIG LINES]: the component again, fresh log.
+restart_component() {
+    kill "$COMPONENT_PID"
+    wait "$COMPONENT_PID" 2>/dev/null
+    : >"$T/component.log"
+    start_component "$@" || exit 1
+}
+
 # A domain not on the allow-list: a second virtual host would need DNS;
 # restart the component with an allow-list that excludes localhost.
-kill "$COMPONENT_PID"
-wait "$COMPONENT_PID" 2>/dev/null
-: >"$T/component.log"
-start_component "[policy]" "allowed_domains = example.org" || exit 1
+restart_component "[policy]" "allowed_domains = example.org"
 probe dave --xml "$(req sender 1)" >"$T/dom.out"
 check "domain not allowed: policy-violation + domain-not-allowed" \
     grep -q "<policy-violation.*<domain-not-allowed" "$T/dom.out"
@@ -87,12 +92,6 @@ check "domain not allowed: policy-violation + domain-not-allowed" \
 # Relay health checks on the stats port. A stopped relay (its port still
 # accepts, nothing answers) is taken out of the pool after the probe
 # timeout, and requests get no-relay; it is back once it answers again.
-restart_component() {
-    kill "$COMPONENT_PID"
-    wait "$COMPONENT_PID" 2>/dev/null
-    : >"$T/component.log"
-    start_component "$@" || exit 1
-}
 wait_component_log() { # PATTERN: up to 10 s
     i=0
     while ! grep -q "$1" "$T/component.log" && [ $i -lt 200 ]; do

@@ -287,7 +287,7 @@ CFG
     chown -R ejabberd: "$EJABBERD_DIR"
     ejabberd_ctl start >>"$T/ejabberdctl.log" 2>&1
     ejabberd_ctl started >>"$T/ejabberdctl.log" 2>&1
-    ON_EXIT="${ON_EXIT:-} ejabberd_ctl stop >/dev/null 2>&1; ejabberd_ctl stopped >/dev/null 2>&1;"
+    ON_EXIT="${ON_EXIT:-} stop_ejabberd;"
     if ! wait_port "$C2S_PORT" 200 || ! wait_port "$COMP_PORT" 200; then
         cp "$EJABBERD_DIR"/logs/*.log "$T/" 2>/dev/null
         fail "ejabberd did not start"
