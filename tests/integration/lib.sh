@@ -122,6 +122,17 @@ start_relay() {
     fi
 }
 
+# wait_online LOG: until the `ferry recv` logging there waits for offers
+# (at most 20 s). An offer sent before it is online is lost.
+wait_online() {
+    local n=0
+    until grep -q "waiting for" "$1" 2>/dev/null; do
+        n=$((n + 1))
+        [ $n -gt 400 ] && return 1
+        sleep 0.05
+    done
+}
+
 # mkcert DIR: a self-signed certificate (DIR/cert.pem, DIR/key.pem) for
 # 127.0.0.1 and localhost, its own CA.
 mkcert() {
