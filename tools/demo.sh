@@ -29,7 +29,7 @@ echo "== bob waits for a file; alice sends $size_mb MiB to bob"
 ferry_cli bob recv --dir "$T/bob-inbox" --accept-from alice@localhost \
     2>"$T/bob.log" &
 BOB=$!
-sleep 0.5
+wait_online "$T/bob.log"
 (ferry_cli alice send bob@localhost/cli "$T/sample.bin")
 ALICE_RC=$?
 wait $BOB
