@@ -1,15 +1,35 @@
-/* libferry: Ferry file transfer for libstrophe clients (XEP draft
- * urn:xmpp:ferry:0). It attaches to the application's xmpp_conn_t,
- * registers its stanza handlers, and never takes over the application's
- * loop: call ferry_run_once() from it (it runs xmpp_run_once() too).
+/* libferry: Ferry file transfer (XEP draft urn:xmpp:ferry:0) for any
+ * XMPP client. Read top to bottom:
  *
- * Create the ferry_ctx_t before connecting the xmpp_conn_t: libferry
- * learns the XMPP socket through the socket-option callback, so it can
- * wait on it together with the relay sockets. */
+ *  1. The core does no XMPP I/O. Give it every stanza you receive
+ *     (ferry_handle_stanza() or ferry_handle_xml()); it sends stanzas
+ *     through your send_stanza or send_xml callback. It registers no
+ *     handlers and answers no disco query: announce ferry_feature() in
+ *     your own disco#info.
+ *  2. The data path (relay sockets, DNS, connect, TLS, crypto, files)
+ *     never blocks your thread. Pick one of two modes:
+ *     - FERRY_MODE_POLLED: ferry_fds() lists fds and a timeout for your
+ *       loop, ferry_process() runs whatever is ready, in bounded slices;
+ *     - FERRY_MODE_THREAD: the data path runs on libferry's own thread;
+ *       ferry_fds() then lists one wake-up fd, and ferry_process() (called
+ *       when it is readable, or from a timer if you have no fds) delivers
+ *       the events on your thread.
+ *     Callbacks always run on the thread that calls ferry_process() or the
+ *     ferry_* function that caused them; only that thread should call
+ *     libferry (a context is not thread-safe).
+ *  3. Transfers read from a source and write to a sink: files by default,
+ *     your callbacks otherwise.
+ *  4. ferry_strophe_attach() (at the end) wires all of this to a
+ *     libstrophe connection for ordinary programs.
+ *
+ * Calls that can fail return FERRY_RC_OK (0) or a negative ferry_rc_t;
+ * ferry_error(ctx) then gives the reason as text. */
 #ifndef FERRY_H
 #define FERRY_H
 
+#include <poll.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <strophe.h>
 
@@ -20,11 +40,19 @@ extern "C" {
 typedef struct ferry_ctx ferry_ctx_t;
 typedef struct ferry_transfer ferry_transfer_t;
 
-/** Who asks the component for the channel (patent claims 2-5). */
+/* ---- results ------------------------------------------------------------ */
+
 typedef enum {
-    FERRY_REQUESTER_RECEIVER = 2,
-    FERRY_REQUESTER_SENDER = 1,
-} ferry_requester_t;
+    FERRY_RC_OK = 0,
+    FERRY_RC_INVALID = -1, /**< an argument is invalid */
+    FERRY_RC_STATE = -2,   /**< not possible in the current state */
+    FERRY_RC_NOMEM = -3,
+    FERRY_RC_IO = -4,      /**< a local file, socket or thread failed */
+    FERRY_RC_EXISTS = -5,  /**< no free name for the file */
+} ferry_rc_t;
+
+/** Token for a result code ("invalid", "state", ...). Never NULL. */
+const char *ferry_rc_name(int rc);
 
 /** Final state of a transfer, as given to the done callback. */
 typedef enum {
@@ -38,6 +66,16 @@ typedef enum {
     FERRY_DONE_IO,      /**< local file or network failure */
 } ferry_status_t;
 
+/** "ok", "rejected", ... Never NULL. */
+const char *ferry_status_name(ferry_status_t s);
+
+/* ---- the context --------------------------------------------------------- */
+
+typedef enum {
+    FERRY_MODE_POLLED = 0, /**< the host polls libferry's fds */
+    FERRY_MODE_THREAD = 1, /**< the data path runs on a libferry thread */
+} ferry_mode_t;
+
 typedef struct {
     const char *sid;
     const char *from; /**< the sender's full JID */
@@ -48,72 +86,182 @@ typedef struct {
 } ferry_offer_info_t;
 
 typedef struct {
-    /** An offer arrived: call ferry_accept() or ferry_reject(), now or
+    /** Send this stanza (e.g. xmpp_send()). It belongs to libferry and is
+     *  released after the call. Set this or send_xml. */
+    void (*send_stanza)(xmpp_stanza_t *stanza, void *userdata);
+    /** Send this serialized stanza (for hosts that speak XML text). */
+    void (*send_xml)(const char *xml, void *userdata);
+    /** An offer arrived: call ferry_accept_*() or ferry_reject(), now or
      *  later. */
     void (*offer)(ferry_transfer_t *t, const ferry_offer_info_t *o,
                   void *userdata);
-    /** Bytes confirmed by the receiver's acknowledgements (sender) or
-     *  written (receiver). */
+    /** Bytes confirmed by the receiver (sender) or written (receiver). */
     void (*progress)(ferry_transfer_t *t, uint64_t done, uint64_t total,
                      void *userdata);
-    /** Something happened worth a log line: "admitted", "peer-joined",
-     *  "slow-down", "resume", "channel", "first-byte". */
+    /** Something worth a log line: "accepted", "channel", "connected",
+     *  "admitted", "peer-joined", "slow-down", "resume", "first-byte",
+     *  "sent", "resuming". */
     void (*event)(ferry_transfer_t *t, const char *what, void *userdata);
-    /** The transfer ended; reason is a Ferry error name or NULL. The
-     *  transfer is freed after this returns. */
-    void (*done)(ferry_transfer_t *t, ferry_status_t status, const char *reason,
-                 void *userdata);
+    /** The transfer ended; reason is a short token or NULL. The transfer
+     *  is freed after this returns. Called exactly once per transfer. */
+    void (*done)(ferry_transfer_t *t, ferry_status_t status,
+                 const char *reason, void *userdata);
 } ferry_callbacks_t;
 
-typedef struct {
-    ferry_requester_t requester; /**< default: receiver */
-    uint32_t chunk_size;         /**< default 262144 */
-    int deliver;                 /**< ask the component to deliver */
-    const char *sid;             /**< reuse a session id (resume) */
-    const char *media_type;      /**< default application/octet-stream */
-    int shuffle;                 /**< test: send chunks out of order */
-    uint64_t corrupt_chunk;      /**< test: if N > 0, flip one bit of chunk
-                                      N-1 after sealing it */
-} ferry_send_opts_t;
-
-/** Attaches to conn. NULL on allocation failure. */
-ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, xmpp_conn_t *conn,
-                           const ferry_callbacks_t *cb, void *userdata);
-/** Cancels transfers still running and frees everything. Accepts NULL. */
+/**
+ * A new context. xctx builds the stanzas handed to send_stanza (NULL:
+ * libferry uses a context of its own). userdata reaches every callback.
+ * NULL only when memory runs out.
+ */
+ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
+                           void *userdata);
+/** Cancels transfers still running (the peers are told), stops the
+ *  thread, frees everything. Accepts NULL. */
 void ferry_ctx_free(ferry_ctx_t *ctx);
-/** The component's JID. Without it, libferry asks the user's server
- * (XEP-0030 disco#items, then disco#info of each item) for a service with
- * the urn:xmpp:ferry:0 feature, and uses "ferry." + the user's domain
- * until one answers (or when none does). */
-void ferry_set_component(ferry_ctx_t *ctx, const char *jid);
-/** A PEM file of CA certificates trusted for relays that use TLS, besides
- * the system's (tests, private deployments). */
-void ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
-/** The component in use (NULL before login). */
+/** FERRY_MODE_POLLED (default) or FERRY_MODE_THREAD; only before the first
+ *  transfer. FERRY_RC_STATE after it, FERRY_RC_IO if no thread starts. */
+int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
+/** Your own full JID, once bound: needed before offering (and it starts
+ *  component discovery). */
+int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);
+/** The component's JID. Without it, libferry asks your server (disco#items,
+ *  then disco#info of each item) and uses "ferry." + your domain until one
+ *  answers. */
+int ferry_set_component(ferry_ctx_t *ctx, const char *jid);
+/** The component in use (NULL before ferry_set_jid()). */
 const char *ferry_component(const ferry_ctx_t *ctx);
+/** A PEM file of CA certificates trusted for TLS relays, besides the
+ *  system's. */
+int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
+/** Limits in seconds (0 keeps the current value): connect (DNS, TCP and
+ *  TLS to the relay, default 10), idle (nothing from the relay, default 60),
+ *  stage (each XMPP step: accept, channel, default 120). */
+int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
+                       int stage_s);
+/** The reason of the last failing call on this context. Never NULL. */
+const char *ferry_error(const ferry_ctx_t *ctx);
+/** The feature to announce in your disco#info ("urn:xmpp:ferry:0"). */
+const char *ferry_feature(void);
 
-/** Offers a file. NULL when the file cannot be opened. */
-ferry_transfer_t *ferry_send_file(ferry_ctx_t *ctx, const char *peer,
-                                  const char *path,
-                                  const ferry_send_opts_t *opts);
-/** Accepts an offer, writing to dest_path (via dest_path.part). 0 or -1. */
-int ferry_accept(ferry_transfer_t *t, const char *dest_path);
-/** Rejects an offer with a reason: declined, busy, too-large,
- *  not-acceptable. */
-int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text);
-/** Cancels at any stage; the peer is told. */
-int ferry_cancel(ferry_transfer_t *t);
+/* ---- stanzas in --------------------------------------------------------- */
 
-const char *ferry_transfer_sid(const ferry_transfer_t *t);
-const char *ferry_transfer_peer(const ferry_transfer_t *t);
-uint64_t ferry_transfer_size(const ferry_transfer_t *t);
-/** Number of transfers in progress. */
+/** Hand every received <message/> and <iq/> in. 1 when it was Ferry's
+ *  (the host should not process it further), 0 when not. */
+int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *stanza);
+/** The same for a serialized stanza. -1 when it does not parse. */
+int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml);
+
+/* ---- the loop ------------------------------------------------------------ */
+
+/**
+ * Fills fds[0..max) with what libferry waits on and *timeout_ms with when
+ * it next needs ferry_process() (-1: only when an fd is ready). Returns
+ * how many fds it wants, which may be more than max: call again with room.
+ */
+int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max,
+              int *timeout_ms);
+/**
+ * Runs the I/O that fds (as returned by poll(), revents set) made ready,
+ * the timers that expired and, in thread mode, the events waiting. fds may
+ * be NULL. Returns the number of transfers still running.
+ */
+int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds);
+/** Number of transfers not yet done. */
 int ferry_active(const ferry_ctx_t *ctx);
 
-/** Runs XMPP and relay I/O for at most timeout_ms. */
-void ferry_run_once(ferry_ctx_t *ctx, int timeout_ms);
+/* ---- sending -------------------------------------------------------------- */
 
-const char *ferry_status_name(ferry_status_t s);
+typedef enum {
+    FERRY_REQUESTER_SENDER = 1,   /**< patent claims 4-5 */
+    FERRY_REQUESTER_RECEIVER = 2, /**< claims 2-3 (default) */
+} ferry_requester_t;
+
+typedef struct {
+    ferry_requester_t requester; /**< 0: receiver */
+    uint32_t chunk_size; /**< 0: 262144; clamped to what the component
+                              allows (its chunk-size-max, else 262144) */
+    int deliver;         /**< ask the component to deliver the channel */
+    const char *sid;     /**< reuse a session id (resume) */
+    const char *media_type; /**< default application/octet-stream */
+    const char *name;       /**< offered name (default: the file's) */
+    int shuffle;            /**< test: send chunks out of order */
+    uint64_t corrupt_chunk; /**< test: if N > 0, damage chunk N-1 */
+} ferry_send_opts_t;
+
+/** Reads the data of a transfer. read() fills buf with up to len bytes
+ *  starting at offset and returns how many (0 only past the end), or -1.
+ *  Offsets only grow, except that a resume may start past 0. */
+typedef struct {
+    ssize_t (*read)(void *userdata, uint64_t offset, void *buf, size_t len);
+    void (*close)(void *userdata); /**< optional: the transfer is over */
+    uint64_t size;                 /**< the exact length */
+    void *userdata;
+} ferry_source_t;
+
+/** Receives the data of a transfer, in order. write() takes all of len or
+ *  returns -1. finish(verified=1) after the whole was verified (make it
+ *  durable; -1 fails the transfer); finish(verified=0) when the transfer
+ *  failed (discard what was written). */
+typedef struct {
+    int (*write)(void *userdata, const void *buf, size_t len);
+    int (*finish)(void *userdata, int verified);
+    void *userdata;
+} ferry_sink_t;
+
+/** Offers the file at path to peer (a full JID). *out gets the transfer.
+ *  FERRY_RC_INVALID (peer, options), FERRY_RC_IO (file), FERRY_RC_STATE
+ *  (no ferry_set_jid yet). */
+int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
+                    const ferry_send_opts_t *opts, ferry_transfer_t **out);
+/** Offers the bytes of a source (opts->name names them). The source is
+ *  copied; its close() is called when the transfer ends. */
+int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
+               const ferry_send_opts_t *opts, ferry_transfer_t **out);
+
+/* ---- receiving ------------------------------------------------------------ */
+
+/** Accepts an offer into directory dir, under the offered name, or under
+ *  "name (1).ext" ... when that is taken: libferry never overwrites or
+ *  removes a file it did not create. An interrupted transfer of the same
+ *  session resumes. ferry_transfer_path() tells the name chosen. */
+int ferry_accept_file(ferry_transfer_t *t, const char *dir);
+/** Accepts an offer into your sink (copied). */
+int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink);
+/** Declines with a reason: declined, busy, too-large, not-acceptable. */
+int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text);
+/** Cancels at any stage; the peer is told. The done callback follows (at
+ *  once, or in thread mode from ferry_process()). */
+int ferry_cancel(ferry_transfer_t *t);
+
+/* ---- a transfer ----------------------------------------------------------- */
+
+const char *ferry_transfer_sid(const ferry_transfer_t *t);
+/** The peer's JID (full once it answered). */
+const char *ferry_transfer_peer(const ferry_transfer_t *t);
+uint64_t ferry_transfer_size(const ferry_transfer_t *t);
+/** Receiver: the final path of a file sink; NULL otherwise. */
+const char *ferry_transfer_path(const ferry_transfer_t *t);
+int ferry_transfer_is_sender(const ferry_transfer_t *t);
+void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
+void *ferry_transfer_userdata(const ferry_transfer_t *t);
+
+/* ---- libstrophe adapter ---------------------------------------------------- */
+
+/**
+ * Wires ctx to a libstrophe connection: stanzas go out with xmpp_send(),
+ * message and iq handlers feed ferry_handle_stanza(), disco#info queries
+ * are answered with ferry_feature(), and ferry_set_jid() is called on
+ * login. Call before xmpp_connect_client(); the connection must outlive
+ * ctx or be detached first.
+ */
+int ferry_strophe_attach(ferry_ctx_t *ctx, xmpp_conn_t *conn);
+void ferry_strophe_detach(ferry_ctx_t *ctx);
+/**
+ * One turn of a loop for a program with nothing else to wait on: polls the
+ * XMPP socket and libferry's fds together for at most timeout_ms, then runs
+ * libstrophe and libferry.
+ */
+void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms);
 
 #ifdef __cplusplus
 }

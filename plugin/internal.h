@@ -1,4 +1,13 @@
-/* libferry internals (not installed). */
+/* libferry internals (not installed).
+ *
+ * A transfer has two halves. The session half (session.c, channel.c,
+ * disco.c) speaks XMPP and runs on the host's thread. The data half
+ * (datapath.c, connect.c) speaks to the relay and moves the bytes; it runs
+ * on the host's thread in polled mode and on the worker (worker.c) in
+ * thread mode. Once dp_start() hands a transfer to the data half, the
+ * session half only reads the fields set before it and talks to the data
+ * half through dp_cancel(); the data half answers with dp_emit_*(), the
+ * last of which is always dp_emit_done(). */
 #ifndef FERRY_INTERNAL_H
 #define FERRY_INTERNAL_H
 
@@ -13,41 +22,68 @@
 #include "stanza.h"
 
 enum tstate {
-    T_OFFERED,       /* sender: offer sent, waiting for accept/reject */
-    T_WAIT_USER,     /* receiver: offer shown to the application */
-    T_WAIT_CHANNEL,  /* waiting for channel information from the peer */
-    T_REQUESTING,    /* channel request sent to the component */
-    T_RELAY_HS,      /* connected to the relay, handshake running */
-    T_WAIT_PEER,     /* admitted, waiting for PEER_JOINED */
-    T_STREAMING,     /* sender: sending chunks */
-    T_WAIT_VERIFIED, /* sender: END sent */
-    T_RECEIVING,     /* receiver: receiving chunks */
+    T_OFFERED,      /* sender: offer sent, waiting for accept/reject */
+    T_WAIT_USER,    /* receiver: offer shown to the application */
+    T_WAIT_CHANNEL, /* waiting for channel information from the peer */
+    T_REQUESTING,   /* channel request sent to the component */
+    T_DATA,         /* the data half owns the transfer */
     T_FINISHED,
 };
 
+enum dstate {
+    D_IDLE,
+    D_PREHASH,      /* hashing what a resume or shuffle needs first */
+    D_RESOLVING,    /* relay host name being resolved (thread) */
+    D_CONNECTING,   /* TCP connect in progress */
+    D_TLS,          /* TLS handshake in progress */
+    D_HS,           /* waiting for HELLO / ADMITTED */
+    D_WAIT_PEER,    /* admitted, waiting for PEER_JOINED */
+    D_STREAMING,    /* sender: sending chunks */
+    D_WAIT_VERIFIED, /* sender: END sent */
+    D_RECEIVING,    /* receiver: receiving chunks */
+    D_DONE,
+};
+
+struct resolver;
+struct rfile;
+struct worker;
+
 struct ferry_ctx {
     xmpp_ctx_t *x;
-    xmpp_conn_t *conn;
+    int own_x; /* x was made here */
     ferry_callbacks_t cb;
     void *ud;
+    ferry_mode_t mode;
+    char *jid;       /* own full JID */
+    char *domain;    /* its domain */
     char *component;
-    char *relay_ca;               /* extra CA file for relay TLS */
-    struct ssl_ctx_st *tls_ctx;   /* made on the first TLS channel */
-    int component_found; /* set by the application or found by disco */
+    int component_set;   /* by the application, or found by disco */
     int disco_queries;   /* disco#info queries sent to server items */
-    GList *transfers;
-    int xmpp_fd;
+    uint32_t chunk_max;  /* the component's chunk-size-max */
+    char *relay_ca;
+    struct ssl_ctx_st *tls_ctx; /* made on the first TLS channel */
+    int connect_s, idle_s, stage_s;
+    GHashTable *iqs;  /* id -> struct pending_iq: iqs awaiting an answer */
+    GList *transfers; /* session view: every transfer not yet reaped */
+    char err[160];
+    struct worker *worker; /* thread mode */
+    void *strophe;         /* the libstrophe adapter, if attached */
+    int in_process;        /* reap only outside callbacks */
+};
+
+/* The receiver's sink, or the sender's source, as the data half sees it. */
+struct sink {
+    struct rfile *file; /* file sink (resume-capable) */
+    ferry_sink_t user;  /* else the application's */
 };
 
 struct ferry_transfer {
     ferry_ctx_t *ctx;
+    void *user;
     int is_sender;
     enum tstate st;
     char sid[65];
     char *peer; /* full JID once known */
-    char *path; /* sender: source; receiver: final name */
-    char *part_path, *state_path;
-    int fd;
     char name[FERRY_NAME_MAX * 4 + 1];
     char media[FERRY_MEDIA_MAX + 1];
     uint64_t size;
@@ -57,42 +93,137 @@ struct ferry_transfer {
     int deliver;
     uint8_t my_priv[32], my_pub[32], peer_pub[32];
     struct ferry_channel ch;
-    struct aead *aead;
-    int sock;
-    struct ssl_st *ssl; /* TLS to the relay when the channel says so */
-    struct buf *in, *out;
-    uint64_t next;  /* sender: next chunk index to send (in order);
-                       receiver: next chunk number expected */
-    uint64_t acked; /* sender: receiver's next needed chunk */
+    time_t deadline; /* session stage */
+    char *iq_id;     /* channel request in flight */
+    int cancel_sent; /* peer already told */
+
+    /* ---- set before dp_start(), read-only after ---- */
+    ferry_source_t src;
+    int src_is_file;
+    struct sink sink;
     uint64_t resume_from;
-    uint64_t written;
-    struct sha256 *hash;
-    int paused;
-    int first_byte;
-    struct reorder *cache; /* receiver: chunks ahead of `next` */
-    uint8_t *scratch;      /* receiver: one chunk, opened in order */
-    uint64_t *order; /* sender, shuffle mode: send order */
     int shuffle;
     uint64_t corrupt_chunk; /* 1-based; 0: off */
-    time_t deadline;
-    char *iq_id;
+    struct ssl_ctx_st *tls; /* a reference, when the channel uses TLS */
+    int connect_s, idle_s;
+
+    /* ---- the data half ---- */
+    enum dstate ds;
+    struct resolver *res;
+    struct addrinfo *ai, *ai_next;
+    int sock;
+    struct ssl_st *ssl;
+    struct buf *in, *out;
+    struct aead *aead;
+    struct sha256 *hash;
+    uint8_t end_hash[32];   /* sender: what END committed to */
+    uint64_t next;          /* sender: next index to send; receiver: next
+                               chunk number expected */
+    uint64_t acked;
+    uint64_t written;
+    uint64_t hashed;        /* D_PREHASH progress */
+    int paused;
+    int first_byte;
+    struct reorder *cache;
+    uint8_t *scratch;
+    uint64_t *order;
+    time_t dp_deadline;     /* connect/handshake limit */
+    time_t last_io;         /* idle limit */
+    int dp_cancel_code;     /* cancel asked by the session (thread mode) */
+    /* thread mode: progress coalescing, under the worker's lock */
+    int prog_pending;
+    uint64_t prog_value;
+    int done_emitted;
+    ferry_status_t done_st;
+    const char *done_reason; /* a static string */
 };
 
-/* plugin/relay.c */
-int relay_connect(ferry_transfer_t *t);
-/* Relay socket I/O, through TLS when the channel uses it. */
-ssize_t relay_send(ferry_transfer_t *t, const void *p, size_t n);
-size_t relay_pending(const ferry_transfer_t *t);
-void relay_close(ferry_transfer_t *t);
-int relay_want_write(const ferry_transfer_t *t);
-/* Reads what is there (if readable), then fills and flushes output. */
-void relay_io(ferry_transfer_t *t, int readable);
+/* ---- ctx.c ---- */
+void ctx_error(ferry_ctx_t *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Sends a stanza through the host and releases it. */
+void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s);
+char *ctx_new_id(ferry_ctx_t *ctx); /* g_free it */
+/* strophe.c: the adapter's way out, when attached. */
+void strophe_send(ferry_ctx_t *ctx, xmpp_stanza_t *s);
 
-/* plugin/ferry.c */
+/* ---- session.c ---- */
+ferry_transfer_t *transfer_new(ferry_ctx_t *ctx, int is_sender);
+void transfer_free(ferry_transfer_t *t);
+/* Ends a transfer once: tells the application; reaped later. */
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st,
                      const char *reason);
 void transfer_event(ferry_transfer_t *t, const char *what);
 void transfer_progress(ferry_transfer_t *t, uint64_t done);
-void transfer_state_save(ferry_transfer_t *t);
+ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid,
+                                int sender);
+int transfer_from_peer(const ferry_transfer_t *t, const char *from);
+void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
+void session_timers(ferry_ctx_t *ctx, time_t now);
+void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
+                  const char *body);
+int same_bare(const char *a, const char *b);
+
+/* ---- channel.c: iqs libferry sends, matched by random id and sender ---- */
+enum iq_kind { IQ_CHANNEL, IQ_DISCO_ITEMS, IQ_DISCO_INFO, IQ_COMPONENT_INFO };
+/* Sends iq (type get/set, with its child) to `to`, remembers it. */
+void iq_send(ferry_ctx_t *ctx, xmpp_stanza_t *iq, const char *to,
+             enum iq_kind kind, ferry_transfer_t *t);
+/* 1 when this result/error answered one of ours (and was handled). */
+int iq_answer(ferry_ctx_t *ctx, xmpp_stanza_t *iq);
+/* Forgets the iqs of a transfer that ends. */
+void iq_forget(ferry_ctx_t *ctx, ferry_transfer_t *t);
+void channel_request(ferry_transfer_t *t);
+void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
+void channel_ready(ferry_transfer_t *t);
+
+/* ---- disco.c ---- */
+void disco_start(ferry_ctx_t *ctx);
+void disco_answer(ferry_ctx_t *ctx, enum iq_kind kind, xmpp_stanza_t *iq,
+                  const char *from);
+
+/* ---- datapath.c: the data half ---- */
+/* Takes the transfer over (channel known). */
+void dp_start(ferry_transfer_t *t);
+/* Where the data half runs: sets it up, or ends it now. */
+void dp_setup(ferry_transfer_t *t);
+void dp_cancel_now(ferry_transfer_t *t, int code);
+/* Asks the data half to stop with a CANCEL frame (code) and end the
+ * transfer with st/reason. */
+void dp_cancel(ferry_transfer_t *t, int code);
+/* Polled data half: fds and the timeout it needs, then its I/O. */
+int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms,
+            time_t now);
+void dp_run(ferry_transfer_t *t, short revents, time_t now);
+/* Frees what the data half holds (after it is done). */
+void dp_free(ferry_transfer_t *t);
+void dp_emit_event(ferry_transfer_t *t, const char *what);
+void dp_emit_progress(ferry_transfer_t *t, uint64_t done);
+void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason);
+
+/* ---- connect.c: DNS on a thread, non-blocking TCP and TLS ---- */
+int conn_begin(ferry_transfer_t *t);  /* FERRY_OK or FERRY_ERR_* */
+/* Advances resolve/connect/TLS; FERRY_OK when the link is up,
+ * FERRY_ERR_NEED_MORE to wait for p, else an error (*why set). */
+int conn_step(ferry_transfer_t *t, const char **why);
+int conn_fd(const ferry_transfer_t *t, short *events);
+void conn_close(ferry_transfer_t *t);
+ssize_t conn_recv(ferry_transfer_t *t, void *p, size_t n);
+ssize_t conn_send(ferry_transfer_t *t, const void *p, size_t n);
+size_t conn_pending(const ferry_transfer_t *t);
+struct ssl_ctx_st *conn_tls_ctx(ferry_ctx_t *ctx);
+
+/* ---- worker.c: thread mode ---- */
+int worker_start(ferry_ctx_t *ctx);
+void worker_stop(ferry_ctx_t *ctx);
+void worker_add(ferry_ctx_t *ctx, ferry_transfer_t *t);
+void worker_cancel(ferry_ctx_t *ctx, ferry_transfer_t *t, int code);
+/* Host side: the wake-up fd, and the events waiting (runs callbacks). */
+int worker_event_fd(ferry_ctx_t *ctx);
+void worker_deliver(ferry_ctx_t *ctx);
+/* Worker side: queue an event for the host (EV_* of datapath.c). */
+enum { EV_EVENT, EV_PROGRESS, EV_DONE };
+void worker_post(ferry_transfer_t *t, int kind, uint64_t value,
+                 const char *what);
 
 #endif

@@ -11,8 +11,6 @@
 #include "err.h"
 #include "state.h"
 
-#define STATE_LINE_MAX (64 + 3 * 21 + FERRY_JID_MAX + 8)
-
 int state_save(const char *path, const struct ferry_state *s)
 {
     char *tmp = g_strdup_printf("%s.tmp", path);
@@ -34,22 +32,16 @@ int state_save(const char *path, const struct ferry_state *s)
     return ok ? FERRY_OK : FERRY_ERR_IO;
 }
 
-int state_load(const char *path, struct ferry_state *s)
+int state_parse(const char *buf, size_t n, struct ferry_state *s)
 {
-    char line[STATE_LINE_MAX + 2], *field[5], *save = NULL, *p;
-    FILE *f = fopen(path, "r");
-    size_t n;
+    char line[STATE_LINE_MAX + 1], *field[5], *save = NULL, *p;
     int i;
 
-    if (f == NULL)
-        return FERRY_ERR_IO;
-    n = fread(line, 1, sizeof(line) - 1, f);
-    fclose(f);
-    line[n] = '\0';
     /* Exactly one line, ending in a newline, nothing after it. */
-    if (n == 0 || n > STATE_LINE_MAX || line[n - 1] != '\n' ||
-        strchr(line, '\n') != line + n - 1 || memchr(line, '\0', n) != NULL)
+    if (n == 0 || n > STATE_LINE_MAX || buf[n - 1] != '\n' ||
+        memchr(buf, '\n', n) != buf + n - 1 || memchr(buf, '\0', n) != NULL)
         return FERRY_ERR_MALFORMED;
+    memcpy(line, buf, n - 1);
     line[n - 1] = '\0';
     for (i = 0, p = line; i < 5; i++, p = NULL)
         if ((field[i] = strtok_r(p, " ", &save)) == NULL)
@@ -64,4 +56,17 @@ int state_load(const char *path, struct ferry_state *s)
     strcpy(s->sid, field[0]);
     strcpy(s->peer, field[4]);
     return FERRY_OK;
+}
+
+int state_load(const char *path, struct ferry_state *s)
+{
+    char line[STATE_LINE_MAX + 1];
+    FILE *f = fopen(path, "r");
+    size_t n;
+
+    if (f == NULL)
+        return FERRY_ERR_IO;
+    n = fread(line, 1, sizeof(line), f);
+    fclose(f);
+    return state_parse(line, n, s);
 }

@@ -239,8 +239,7 @@ static int allowed(const char *from)
 static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
                      void *ud)
 {
-    char *dest, ans[16], size[32];
-    struct stat sb;
+    char ans[16], size[32];
 
     (void)ud;
     human((double)info->size, size, sizeof(size));
@@ -270,21 +269,17 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
         ferry_reject(t, "declined", "receiver cannot confirm");
         return;
     }
-    dest = g_build_filename(o.dir, info->name, NULL);
-    if (stat(dest, &sb) == 0) {
-        fprintf(stderr, "ferry: %s exists; refusing to overwrite it\n", dest);
-        ferry_reject(t, "not-acceptable", "file exists");
-        g_free(dest);
+    t_start = now_s();
+    current = t;
+    if (ferry_accept_file(t, o.dir) != FERRY_RC_OK) {
+        fprintf(stderr, "ferry: cannot accept %s: %s\n", info->name,
+                ferry_error(fctx));
+        ferry_reject(t, "not-acceptable", "receiver cannot write the file");
         return;
     }
     if (!o.quiet)
         fprintf(stderr, "ferry: accepting %s (%s) from %s into %s\n",
-                info->name, size, info->from, dest);
-    t_start = now_s();
-    current = t;
-    if (ferry_accept(t, dest) < 0)
-        fprintf(stderr, "ferry: cannot write %s.part\n", dest);
-    g_free(dest);
+                info->name, size, info->from, ferry_transfer_path(t));
 }
 
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
@@ -463,7 +458,8 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    ferry_callbacks_t cb = {on_offer, on_progress, on_event, on_done};
+    ferry_callbacks_t cb = {NULL,        NULL,    on_offer,
+                            on_progress, on_event, on_done};
     ferry_send_opts_t so;
     xmpp_ctx_t *x;
     xmpp_conn_t *conn;
@@ -488,7 +484,11 @@ int main(int argc, char **argv)
     xmpp_conn_set_pass(conn, o.password);
     /* Plain connections are for local tests; a TLS-capable server is used
      * with TLS as libstrophe negotiates it. */
-    fctx = ferry_ctx_new(x, conn, &cb, NULL);
+    fctx = ferry_ctx_new(x, &cb, NULL);
+    if (fctx == NULL || ferry_strophe_attach(fctx, conn) != FERRY_RC_OK) {
+        fprintf(stderr, "ferry: out of memory\n");
+        return EX_IO;
+    }
     if (o.component)
         ferry_set_component(fctx, o.component);
     if (o.relay_ca)
@@ -501,11 +501,12 @@ int main(int argc, char **argv)
     deadline = now_s() + o.timeout;
     t_start = now_s();
     while (!connected && !login_failed && now_s() < deadline && !interrupted)
-        ferry_run_once(fctx, 50);
+        ferry_strophe_run_once(fctx, 50);
     if (!connected) {
         fprintf(stderr, "ferry: login as %s failed\n", o.jid);
         return EX_SERVER;
     }
+    ferry_strophe_run_once(fctx, 0); /* libferry learns the bound JID */
     if (o.sending) {
         memset(&so, 0, sizeof(so));
         so.requester = o.requester;
@@ -515,11 +516,10 @@ int main(int argc, char **argv)
         so.shuffle = o.shuffle;
         so.corrupt_chunk = o.corrupt;
         t_start = now_s();
-        current = ferry_send_file(fctx, o.peer, o.file, &so);
-        if (current == NULL) {
-            fprintf(stderr, "ferry: cannot read %s or bad peer %s\n", o.file,
-                    o.peer);
-            return EX_IO;
+        rc = ferry_send_file(fctx, o.peer, o.file, &so, &current);
+        if (rc != FERRY_RC_OK) {
+            fprintf(stderr, "ferry: cannot send: %s\n", ferry_error(fctx));
+            return rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
         }
         if (!o.quiet)
             fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
@@ -535,12 +535,15 @@ int main(int argc, char **argv)
             exit_code = EX_TIMEOUT;
             break;
         }
-        ferry_run_once(fctx, 100);
+        ferry_strophe_run_once(fctx, 100);
     }
     if (interrupted && current) {
         ferry_cancel(current);
         exit_code = EX_CANCELLED;
     }
+    /* In thread mode a cancel ends on the worker: let its done arrive. */
+    for (rc = 0; rc < 20 && ferry_active(fctx) > 0 && connected; rc++)
+        ferry_strophe_run_once(fctx, 10);
     if (!connected && finished_count < o.count && exit_code < 0) {
         fprintf(stderr, "ferry: lost the server connection\n");
         exit_code = EX_SERVER;

@@ -5,7 +5,7 @@
 # resume, a tampered chunk.
 . "${top_srcdir:-.}/tests/integration/lib.sh"
 
-start_relay "[limits]" "max_frame = 1048600" || exit 1
+start_relay || exit 1
 start_prosody || exit 1
 start_component "[policy]" "max_channels_per_jid = 1000" \
     "requests_per_minute = 1000" || exit 1

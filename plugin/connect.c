@@ -1,0 +1,311 @@
+/* libferry: the link to the relay, without ever blocking the loop that
+ * drives it. A host name is resolved on a short-lived thread (getaddrinfo
+ * has no asynchronous form worth having), which wakes the loop through a
+ * pipe; the TCP connect and the TLS handshake are non-blocking and advance
+ * on readiness. The caller bounds the whole with its connect deadline. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <openssl/ssl.h>
+
+#include "err.h"
+#include "internal.h"
+#include "tls.h"
+
+/* Shared by the loop and the resolving thread; the last to let go frees
+ * it, so a transfer may end while its lookup still runs. */
+struct resolver {
+    gint refs;
+    int pipe[2];
+    char host[FERRY_HOST_MAX + 1];
+    char port[8];
+    struct addrinfo *res;
+    int err;
+};
+
+static void resolver_unref(struct resolver *r)
+{
+    if (r == NULL || !g_atomic_int_dec_and_test(&r->refs))
+        return;
+    if (r->res != NULL)
+        freeaddrinfo(r->res);
+    close(r->pipe[0]);
+    close(r->pipe[1]);
+    free(r);
+}
+
+static gpointer resolve_thread(gpointer p)
+{
+    struct resolver *r = p;
+    struct addrinfo hints;
+    char one = 1;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    r->err = getaddrinfo(r->host, r->port, &hints, &r->res);
+    /* The pipe is the memory barrier: the loop reads res after the byte. */
+    if (write(r->pipe[1], &one, 1) < 0) {
+        /* nothing to do: the loop's deadline ends the wait */
+    }
+    resolver_unref(r);
+    return NULL;
+}
+
+static int resolver_start(ferry_transfer_t *t)
+{
+    struct resolver *r = calloc(1, sizeof(*r));
+    GThread *th;
+
+    if (r == NULL)
+        return FERRY_ERR_NOMEM;
+    if (pipe2(r->pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+        free(r);
+        return FERRY_ERR_IO;
+    }
+    g_strlcpy(r->host, t->ch.host, sizeof(r->host));
+    snprintf(r->port, sizeof(r->port), "%u", t->ch.port);
+    r->refs = 2;
+    th = g_thread_try_new("ferry-dns", resolve_thread, r, NULL);
+    if (th == NULL) {
+        r->refs = 1;
+        resolver_unref(r);
+        return FERRY_ERR_IO;
+    }
+    g_thread_unref(th);
+    t->res = r;
+    return FERRY_OK;
+}
+
+/* A literal address needs no lookup: resolve it here, it cannot block. */
+static int numeric(ferry_transfer_t *t)
+{
+    struct addrinfo hints, *res = NULL;
+    char port[8];
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+    snprintf(port, sizeof(port), "%u", t->ch.port);
+    if (getaddrinfo(t->ch.host, port, &hints, &res) != 0)
+        return 0;
+    t->ai = res;
+    t->ai_next = res;
+    return 1;
+}
+
+static void drop_socket(ferry_transfer_t *t)
+{
+    if (t->ssl != NULL) {
+        SSL_free(t->ssl);
+        t->ssl = NULL;
+    }
+    if (t->sock >= 0)
+        close(t->sock);
+    t->sock = -1;
+}
+
+int conn_begin(ferry_transfer_t *t)
+{
+    if (numeric(t)) {
+        t->ds = D_CONNECTING;
+        return FERRY_OK;
+    }
+    t->ds = D_RESOLVING;
+    return resolver_start(t);
+}
+
+/* Starts a connect to the next address; 0 when one is in progress. */
+static int try_next(ferry_transfer_t *t)
+{
+    struct addrinfo *ai;
+    int one = 1;
+
+    drop_socket(t);
+    while ((ai = t->ai_next) != NULL) {
+        t->ai_next = ai->ai_next;
+        t->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+                                            SOCK_CLOEXEC, 0);
+        if (t->sock < 0)
+            continue;
+        (void)setsockopt(t->sock, IPPROTO_TCP, TCP_NODELAY, &one,
+                         sizeof(one));
+        if (connect(t->sock, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            errno == EINPROGRESS)
+            return 0;
+        drop_socket(t);
+    }
+    return -1;
+}
+
+static int tls_setup(ferry_transfer_t *t)
+{
+    if ((t->ssl = SSL_new(t->tls)) == NULL ||
+        SSL_set_fd(t->ssl, t->sock) != 1 ||
+        SSL_set_tlsext_host_name(t->ssl, t->ch.host) != 1 ||
+        SSL_set1_host(t->ssl, t->ch.host) != 1)
+        return FERRY_ERR_CRYPTO;
+    t->ds = D_TLS;
+    return FERRY_OK;
+}
+
+int conn_step(ferry_transfer_t *t, const char **why)
+{
+    char byte;
+    int err = 0, rc;
+    socklen_t el = sizeof(err);
+
+    if (t->ds == D_RESOLVING) {
+        if (read(t->res->pipe[0], &byte, 1) != 1)
+            return FERRY_ERR_NEED_MORE;
+        if (t->res->err != 0 || t->res->res == NULL) {
+            *why = "relay-unresolved";
+            return FERRY_ERR_IO;
+        }
+        t->ai = t->res->res; /* ours now: the thread is done with it */
+        t->res->res = NULL;
+        t->ai_next = t->ai;
+        resolver_unref(t->res);
+        t->res = NULL;
+        t->ds = D_CONNECTING;
+        t->sock = -1;
+        if (try_next(t) < 0) {
+            *why = "relay-unreachable";
+            return FERRY_ERR_IO;
+        }
+        return FERRY_ERR_NEED_MORE;
+    }
+    if (t->ds == D_CONNECTING) {
+        if (t->sock < 0) {
+            if (try_next(t) < 0) {
+                *why = "relay-unreachable";
+                return FERRY_ERR_IO;
+            }
+            return FERRY_ERR_NEED_MORE;
+        }
+        if (getsockopt(t->sock, SOL_SOCKET, SO_ERROR, &err, &el) < 0 ||
+            err != 0) {
+            if (try_next(t) < 0) {
+                *why = "relay-unreachable";
+                return FERRY_ERR_IO;
+            }
+            return FERRY_ERR_NEED_MORE;
+        }
+        /* Writable with no error: connected, unless still in progress. */
+        {
+            struct sockaddr_storage ss;
+            socklen_t sl = sizeof(ss);
+            if (getpeername(t->sock, (struct sockaddr *)&ss, &sl) < 0)
+                return FERRY_ERR_NEED_MORE;
+        }
+        if (t->ch.tls) {
+            if (tls_setup(t) != FERRY_OK) {
+                *why = "relay-tls-failed";
+                return FERRY_ERR_CRYPTO;
+            }
+        } else
+            return FERRY_OK;
+    }
+    if (t->ds == D_TLS) {
+        rc = SSL_connect(t->ssl);
+        if (rc == 1)
+            return FERRY_OK;
+        rc = SSL_get_error(t->ssl, rc);
+        if (rc == SSL_ERROR_WANT_READ || rc == SSL_ERROR_WANT_WRITE)
+            return FERRY_ERR_NEED_MORE;
+        *why = "relay-tls-failed";
+        return FERRY_ERR_CRYPTO;
+    }
+    return FERRY_OK;
+}
+
+int conn_fd(const ferry_transfer_t *t, short *events)
+{
+    short ev = POLLIN;
+
+    if (t->ds == D_RESOLVING) {
+        if (events)
+            *events = POLLIN;
+        return t->res ? t->res->pipe[0] : -1;
+    }
+    if (t->ds == D_CONNECTING)
+        ev = POLLOUT;
+    else if (t->ds == D_TLS)
+        ev = SSL_want_write(t->ssl) ? POLLOUT : POLLIN;
+    if (events)
+        *events = ev;
+    return t->sock;
+}
+
+void conn_close(ferry_transfer_t *t)
+{
+    if (t->ssl != NULL && t->ds > D_TLS)
+        (void)SSL_shutdown(t->ssl);
+    drop_socket(t);
+    resolver_unref(t->res);
+    t->res = NULL;
+    if (t->ai != NULL)
+        freeaddrinfo(t->ai);
+    t->ai = t->ai_next = NULL;
+}
+
+ssize_t conn_recv(ferry_transfer_t *t, void *p, size_t n)
+{
+    int rc;
+
+    if (t->ssl == NULL)
+        return read(t->sock, p, n);
+    rc = SSL_read(t->ssl, p, (int)n);
+    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+}
+
+ssize_t conn_send(ferry_transfer_t *t, const void *p, size_t n)
+{
+    int rc;
+
+    if (t->sock < 0) {
+        errno = EPIPE;
+        return -1;
+    }
+    if (t->ssl == NULL)
+        return write(t->sock, p, n);
+    rc = SSL_write(t->ssl, p, (int)n);
+    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+}
+
+size_t conn_pending(const ferry_transfer_t *t)
+{
+    return t->ssl != NULL && t->ds > D_TLS ? (size_t)SSL_pending(t->ssl) : 0;
+}
+
+/* The relay's certificate must verify against the system's CAs (plus the
+ * application's relay CA file) for the host named in the channel info.
+ * Made on the host's thread; SSL_new() from the worker is thread-safe. */
+struct ssl_ctx_st *conn_tls_ctx(ferry_ctx_t *ctx)
+{
+    SSL_CTX *c;
+
+    if (ctx->tls_ctx != NULL)
+        return ctx->tls_ctx;
+    if ((c = SSL_CTX_new(TLS_client_method())) == NULL)
+        return NULL;
+    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+    if (SSL_CTX_set_default_verify_paths(c) != 1 ||
+        (ctx->relay_ca != NULL &&
+         SSL_CTX_load_verify_locations(c, ctx->relay_ca, NULL) != 1)) {
+        SSL_CTX_free(c);
+        return NULL;
+    }
+    return ctx->tls_ctx = c;
+}

@@ -1,0 +1,348 @@
+/* libferry: the context. Stanzas in and out, settings, and the host-driven
+ * loop (ferry_fds / ferry_process) in both modes. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/ssl.h>
+
+#include "err.h"
+#include "internal.h"
+
+#define CONNECT_S 10
+#define IDLE_S 60
+#define STAGE_S 120
+
+static const char *rc_names[] = {"ok", "invalid", "state", "nomem", "io",
+                                 "exists"};
+
+const char *ferry_rc_name(int rc)
+{
+    return rc <= 0 && -rc < (int)(sizeof(rc_names) / sizeof(rc_names[0]))
+               ? rc_names[-rc]
+               : "unknown";
+}
+
+const char *ferry_feature(void)
+{
+    return FERRY_NS;
+}
+
+void ctx_error(ferry_ctx_t *ctx, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(ctx->err, sizeof(ctx->err), fmt, ap);
+    va_end(ap);
+}
+
+const char *ferry_error(const ferry_ctx_t *ctx)
+{
+    return ctx->err;
+}
+
+char *ctx_new_id(ferry_ctx_t *ctx)
+{
+    char *id = xmpp_uuid_gen(ctx->x), *r;
+
+    if (id == NULL) {
+        uint8_t rnd[16];
+        ferry_random(rnd, sizeof(rnd));
+        return g_strdup_printf("%016llx%016llx",
+                               *(unsigned long long *)(void *)rnd,
+                               *(unsigned long long *)(void *)(rnd + 8));
+    }
+    r = g_strdup(id);
+    xmpp_free(ctx->x, id);
+    return r;
+}
+
+void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s)
+{
+    char *text = NULL;
+    size_t len;
+
+    if (ctx->strophe != NULL)
+        strophe_send(ctx, s);
+    else if (ctx->cb.send_stanza != NULL)
+        ctx->cb.send_stanza(s, ctx->ud);
+    else if (ctx->cb.send_xml != NULL &&
+             xmpp_stanza_to_text(s, &text, &len) == XMPP_EOK) {
+        ctx->cb.send_xml(text, ctx->ud);
+        xmpp_free(ctx->x, text);
+    }
+    xmpp_stanza_release(s);
+}
+
+ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
+                           void *userdata)
+{
+    ferry_ctx_t *ctx = calloc(1, sizeof(*ctx));
+
+    if (ctx == NULL)
+        return NULL;
+    if (xctx == NULL) {
+        if ((xctx = xmpp_ctx_new(NULL, NULL)) == NULL) {
+            free(ctx);
+            return NULL;
+        }
+        ctx->own_x = 1;
+    }
+    ctx->x = xctx;
+    if (cb != NULL)
+        ctx->cb = *cb;
+    ctx->ud = userdata;
+    ctx->connect_s = CONNECT_S;
+    ctx->idle_s = IDLE_S;
+    ctx->stage_s = STAGE_S;
+    ctx->iqs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    return ctx;
+}
+
+static void reap(ferry_ctx_t *ctx)
+{
+    GList *l = ctx->transfers, *next;
+
+    while (l) {
+        next = l->next;
+        if (((ferry_transfer_t *)l->data)->st == T_FINISHED) {
+            transfer_free(l->data);
+            ctx->transfers = g_list_delete_link(ctx->transfers, l);
+        }
+        l = next;
+    }
+}
+
+void ferry_ctx_free(ferry_ctx_t *ctx)
+{
+    GList *l;
+
+    if (ctx == NULL)
+        return;
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st != T_FINISHED && !t->cancel_sent)
+            ferry_cancel(t);
+    }
+    /* The worker ends what it holds (CANCEL frames, closes) and hands
+     * every transfer back before it stops. */
+    worker_stop(ctx);
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st == T_DATA)
+            dp_cancel(t, FERRY_ERR_CANCELLED);
+    }
+    reap(ctx);
+    ferry_strophe_detach(ctx);
+    g_hash_table_destroy(ctx->iqs);
+    g_free(ctx->jid);
+    g_free(ctx->domain);
+    g_free(ctx->component);
+    g_free(ctx->relay_ca);
+    SSL_CTX_free(ctx->tls_ctx);
+    if (ctx->own_x)
+        xmpp_ctx_free(ctx->x);
+    free(ctx);
+}
+
+int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode)
+{
+    if (ctx->transfers != NULL || ctx->mode == mode) {
+        if (ctx->mode == mode)
+            return FERRY_RC_OK;
+        ctx_error(ctx, "the mode is set before the first transfer");
+        return FERRY_RC_STATE;
+    }
+    if (mode == FERRY_MODE_THREAD) {
+        if (worker_start(ctx) != FERRY_OK) {
+            ctx_error(ctx, "cannot start the data thread");
+            return FERRY_RC_IO;
+        }
+    } else if (mode != FERRY_MODE_POLLED) {
+        ctx_error(ctx, "unknown mode");
+        return FERRY_RC_INVALID;
+    }
+    ctx->mode = mode;
+    return FERRY_RC_OK;
+}
+
+int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid)
+{
+    const char *at, *dom;
+
+    if (full_jid == NULL || !ferry_valid_jid(full_jid)) {
+        ctx_error(ctx, "invalid JID");
+        return FERRY_RC_INVALID;
+    }
+    g_free(ctx->jid);
+    g_free(ctx->domain);
+    ctx->jid = g_strdup(full_jid);
+    at = strchr(full_jid, '@');
+    dom = at && (strchr(full_jid, '/') == NULL || at < strchr(full_jid, '/'))
+              ? at + 1
+              : full_jid;
+    ctx->domain = g_strndup(dom, strcspn(dom, "/"));
+    disco_start(ctx);
+    return FERRY_RC_OK;
+}
+
+int ferry_set_component(ferry_ctx_t *ctx, const char *jid)
+{
+    if (jid == NULL || !ferry_valid_jid(jid)) {
+        ctx_error(ctx, "invalid component JID");
+        return FERRY_RC_INVALID;
+    }
+    g_free(ctx->component);
+    ctx->component = g_strdup(jid);
+    ctx->component_set = 1;
+    if (ctx->jid != NULL)
+        disco_start(ctx); /* learns its limits */
+    return FERRY_RC_OK;
+}
+
+const char *ferry_component(const ferry_ctx_t *ctx)
+{
+    return ctx->component;
+}
+
+int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file)
+{
+    g_free(ctx->relay_ca);
+    ctx->relay_ca = pem_file ? g_strdup(pem_file) : NULL;
+    SSL_CTX_free(ctx->tls_ctx); /* remade with it on the next channel */
+    ctx->tls_ctx = NULL;
+    return FERRY_RC_OK;
+}
+
+int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
+                       int stage_s)
+{
+    if (connect_s < 0 || idle_s < 0 || stage_s < 0) {
+        ctx_error(ctx, "negative timeout");
+        return FERRY_RC_INVALID;
+    }
+    if (connect_s)
+        ctx->connect_s = connect_s;
+    if (idle_s)
+        ctx->idle_s = idle_s;
+    if (stage_s)
+        ctx->stage_s = stage_s;
+    return FERRY_RC_OK;
+}
+
+/* ---- stanzas in ----------------------------------------------------------- */
+
+int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
+{
+    const char *name = xmpp_stanza_get_name(s), *type;
+    xmpp_stanza_t *c;
+    int mine = 0;
+
+    if (name == NULL)
+        return 0;
+    type = xmpp_stanza_get_type(s);
+    ctx->in_process++;
+    if (strcmp(name, "iq") == 0) {
+        if (type != NULL &&
+            (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
+            mine = iq_answer(ctx, s);
+    } else if (strcmp(name, "message") == 0) {
+        for (c = xmpp_stanza_get_children(s); c && !mine;
+             c = xmpp_stanza_get_next(c))
+            mine = xmpp_stanza_is_tag(c) && xmpp_stanza_get_ns(c) &&
+                   strcmp(xmpp_stanza_get_ns(c), FERRY_NS) == 0;
+        /* Errors bounce our own messages; a delayed (XEP-0203) message
+         * belongs to a session that is gone. */
+        if (mine && (type == NULL || strcmp(type, "error") != 0) &&
+            !xmpp_stanza_get_child_by_name_and_ns(s, "delay",
+                                                  "urn:xmpp:delay"))
+            session_message(ctx, s);
+    }
+    ctx->in_process--;
+    if (!ctx->in_process)
+        reap(ctx);
+    return mine;
+}
+
+int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml)
+{
+    xmpp_stanza_t *s;
+    int r;
+
+    if (xml == NULL || (s = xmpp_stanza_new_from_string(ctx->x, xml)) == NULL)
+        return -1;
+    r = ferry_handle_stanza(ctx, s);
+    xmpp_stanza_release(s);
+    return r;
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+static void min_timeout(int *timeout_ms, int ms)
+{
+    if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
+        *timeout_ms = ms;
+}
+
+int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
+{
+    time_t now = time(NULL);
+    struct pollfd p;
+    int n = 0, to = -1;
+    GList *l;
+
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st < T_DATA)
+            min_timeout(&to, t->deadline > now
+                                 ? (int)(t->deadline - now) * 1000
+                                 : 0);
+        if (t->st != T_DATA || ctx->mode == FERRY_MODE_THREAD)
+            continue;
+        if (dp_want(t, &p, &to, now)) {
+            if (n < max)
+                fds[n] = p;
+            n++;
+        }
+    }
+    if (ctx->mode == FERRY_MODE_THREAD && worker_event_fd(ctx) >= 0) {
+        if (n < max) {
+            fds[n].fd = worker_event_fd(ctx);
+            fds[n].events = POLLIN;
+            fds[n].revents = 0;
+        }
+        n++;
+    }
+    if (timeout_ms != NULL)
+        *timeout_ms = to;
+    return n;
+}
+
+int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds)
+{
+    time_t now = time(NULL);
+    GList *l;
+    int i;
+
+    ctx->in_process++;
+    if (ctx->mode == FERRY_MODE_THREAD)
+        worker_deliver(ctx);
+    else
+        for (l = ctx->transfers; l; l = l->next) {
+            ferry_transfer_t *t = l->data;
+            short rev = 0;
+            if (t->st != T_DATA)
+                continue;
+            for (i = 0; fds != NULL && i < nfds; i++)
+                if (fds[i].fd >= 0 && fds[i].fd == conn_fd(t, NULL))
+                    rev |= fds[i].revents;
+            dp_run(t, rev, now);
+        }
+    session_timers(ctx, now);
+    ctx->in_process--;
+    if (!ctx->in_process)
+        reap(ctx);
+    return ferry_active(ctx);
+}

@@ -1,0 +1,582 @@
+/* libferry: the session half of a transfer (XEP draft, "Offer" and
+ * "Accept"): offers, acceptance, rejection, cancellation, and the stage
+ * timers. It runs on the host's thread and never touches a socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "err.h"
+#include "files.h"
+#include "frame.h"
+#include "internal.h"
+
+static const char *status_names[] = {"ok",        "rejected",  "cancelled",
+                                     "peer-gone", "integrity", "timeout",
+                                     "refused",   "io"};
+
+const char *ferry_status_name(ferry_status_t s)
+{
+    return (unsigned)s < sizeof(status_names) / sizeof(status_names[0])
+               ? status_names[s]
+               : "unknown";
+}
+
+const char *ferry_transfer_sid(const ferry_transfer_t *t)
+{
+    return t->sid;
+}
+
+const char *ferry_transfer_peer(const ferry_transfer_t *t)
+{
+    return t->peer;
+}
+
+uint64_t ferry_transfer_size(const ferry_transfer_t *t)
+{
+    return t->size;
+}
+
+const char *ferry_transfer_path(const ferry_transfer_t *t)
+{
+    return t->sink.file ? rfile_path(t->sink.file) : NULL;
+}
+
+int ferry_transfer_is_sender(const ferry_transfer_t *t)
+{
+    return t->is_sender;
+}
+
+void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata)
+{
+    t->user = userdata;
+}
+
+void *ferry_transfer_userdata(const ferry_transfer_t *t)
+{
+    return t->user;
+}
+
+int ferry_active(const ferry_ctx_t *ctx)
+{
+    int n = 0;
+    GList *l;
+
+    for (l = ctx->transfers; l; l = l->next)
+        if (((ferry_transfer_t *)l->data)->st != T_FINISHED)
+            n++;
+    return n;
+}
+
+void transfer_event(ferry_transfer_t *t, const char *what)
+{
+    if (t->ctx->cb.event)
+        t->ctx->cb.event(t, what, t->ctx->ud);
+}
+
+void transfer_progress(ferry_transfer_t *t, uint64_t done)
+{
+    if (t->ctx->cb.progress)
+        t->ctx->cb.progress(t, done, t->size, t->ctx->ud);
+}
+
+void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
+                  const char *body)
+{
+    char *id = ctx_new_id(ctx);
+    xmpp_stanza_t *m = xmpp_message_new(ctx->x, NULL, to, id), *hint;
+
+    g_free(id);
+    xmpp_stanza_add_child_ex(m, el, 0);
+    if (body != NULL)
+        xmpp_message_set_body(m, body);
+    /* A session is live or nothing: never stored for later (XEP-0334). */
+    hint = xmpp_stanza_new(ctx->x);
+    xmpp_stanza_set_name(hint, "no-store");
+    xmpp_stanza_set_ns(hint, "urn:xmpp:hints");
+    xmpp_stanza_add_child_ex(m, hint, 0);
+    ctx_send(ctx, m);
+}
+
+ferry_transfer_t *transfer_new(ferry_ctx_t *ctx, int is_sender)
+{
+    ferry_transfer_t *t = calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->ctx = ctx;
+    t->is_sender = is_sender;
+    t->sock = -1;
+    t->deadline = time(NULL) + ctx->stage_s;
+    t->connect_s = ctx->connect_s;
+    t->idle_s = ctx->idle_s;
+    ctx->transfers = g_list_append(ctx->transfers, t);
+    return t;
+}
+
+void transfer_free(ferry_transfer_t *t)
+{
+    dp_free(t);
+    if (t->src.close)
+        t->src.close(t->src.userdata);
+    rfile_free(t->sink.file);
+    ferry_wipe(t->my_priv, sizeof(t->my_priv));
+    ferry_wipe(t->ch.key, sizeof(t->ch.key));
+    g_free(t->peer);
+    g_free(t->iq_id);
+    free(t);
+}
+
+/* The receiver's sink learns how the transfer ended, when the data half
+ * never got it (a refusal, a timeout before the channel). */
+static void sink_abandon(ferry_transfer_t *t)
+{
+    if (t->sink.file != NULL)
+        rfile_abort(t->sink.file, t->resume_from > 0);
+    else if (t->sink.user.finish != NULL)
+        (void)t->sink.user.finish(t->sink.user.userdata, 0);
+    t->sink.user.finish = NULL;
+}
+
+void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
+{
+    if (t->st == T_FINISHED)
+        return;
+    if (t->st != T_DATA && !t->is_sender)
+        sink_abandon(t);
+    t->st = T_FINISHED;
+    iq_forget(t->ctx, t);
+    if (t->ctx->cb.done)
+        t->ctx->cb.done(t, st, reason, t->ctx->ud);
+}
+
+ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender)
+{
+    GList *l;
+
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st != T_FINISHED && t->is_sender == sender &&
+            strcmp(t->sid, sid) == 0)
+            return t;
+    }
+    return NULL;
+}
+
+/* Bare-JID equality, for matching an answer to an offer sent to a bare
+ * JID. */
+int same_bare(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
+}
+
+int transfer_from_peer(const ferry_transfer_t *t, const char *from)
+{
+    if (from == NULL || t->peer == NULL)
+        return 0;
+    if (ferry_jid_is_full(t->peer))
+        return strcmp(t->peer, from) == 0;
+    return same_bare(t->peer, from);
+}
+
+/* ---- sending ---------------------------------------------------------- */
+
+static ssize_t file_read(void *ud, uint64_t off, void *buf, size_t len)
+{
+    return pread(GPOINTER_TO_INT(ud) - 1, buf, len, (off_t)off);
+}
+
+static void file_close(void *ud)
+{
+    close(GPOINTER_TO_INT(ud) - 1);
+}
+
+static void make_sid(char sid[65])
+{
+    uint8_t rnd[12];
+
+    ferry_random(rnd, sizeof(rnd));
+    b64_encode(rnd, sizeof(rnd), sid);
+    for (char *p = sid; *p; p++)
+        if (*p == '+' || *p == '/')
+            *p = *p == '+' ? '-' : '_';
+}
+
+int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
+               const ferry_send_opts_t *opts, ferry_transfer_t **out)
+{
+    ferry_send_opts_t def;
+    ferry_transfer_t *t;
+    struct ferry_offer o;
+    char body[1600];
+    uint32_t max;
+
+    if (opts == NULL) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    if (out != NULL)
+        *out = NULL;
+    if (ctx->jid == NULL) {
+        ctx_error(ctx, "not logged in: call ferry_set_jid() first");
+        return FERRY_RC_STATE;
+    }
+    if (peer == NULL || !ferry_valid_jid(peer)) {
+        ctx_error(ctx, "invalid peer JID");
+        return FERRY_RC_INVALID;
+    }
+    if (src == NULL || src->read == NULL || src->size > FERRY_SIZE_MAX) {
+        ctx_error(ctx, "invalid source (a read callback and a size)");
+        return FERRY_RC_INVALID;
+    }
+    if (opts->sid != NULL && !ferry_valid_sid(opts->sid)) {
+        ctx_error(ctx, "invalid session id");
+        return FERRY_RC_INVALID;
+    }
+    if (opts->chunk_size != 0 && (opts->chunk_size < FERRY_CHUNK_MIN ||
+                                  opts->chunk_size > FERRY_CHUNK_MAX)) {
+        ctx_error(ctx, "chunk size outside %u..%u", FERRY_CHUNK_MIN,
+                  FERRY_CHUNK_MAX);
+        return FERRY_RC_INVALID;
+    }
+    if ((t = transfer_new(ctx, 1)) == NULL) {
+        ctx_error(ctx, "out of memory");
+        return FERRY_RC_NOMEM;
+    }
+    t->src = *src;
+    t->peer = g_strdup(peer);
+    t->size = src->size;
+    /* The channel's relay takes frames up to the component's announced
+     * chunk-size-max; 262144 is what every deployment accepts. */
+    max = ctx->chunk_max ? ctx->chunk_max : FERRY_CHUNK_DEFAULT;
+    t->chunk = opts->chunk_size ? opts->chunk_size : FERRY_CHUNK_DEFAULT;
+    if (t->chunk > max)
+        t->chunk = max;
+    t->nchunks = (t->size + t->chunk - 1) / t->chunk;
+    t->requester =
+        opts->requester == FERRY_REQUESTER_SENDER ? ROLE_SENDER : ROLE_RECEIVER;
+    t->deliver = opts->deliver;
+    t->shuffle = opts->shuffle;
+    t->corrupt_chunk = opts->corrupt_chunk;
+    if (opts->sid)
+        g_strlcpy(t->sid, opts->sid, sizeof(t->sid));
+    else
+        make_sid(t->sid);
+    g_strlcpy(t->name, opts->name && opts->name[0] ? opts->name : "file",
+              sizeof(t->name));
+    g_strlcpy(t->media,
+              opts->media_type ? opts->media_type : "application/octet-stream",
+              sizeof(t->media));
+    ferry_x25519_keygen(t->my_priv, t->my_pub);
+    memset(&o, 0, sizeof(o));
+    strcpy(o.sid, t->sid);
+    strcpy(o.name, t->name);
+    o.size = t->size;
+    strcpy(o.media_type, t->media);
+    o.chunk_size = t->chunk;
+    memcpy(o.key, t->my_pub, 32);
+    o.requester = t->requester;
+    snprintf(body, sizeof(body), "%s offers you %s (%llu bytes) with Ferry.",
+             ctx->jid, t->name, (unsigned long long)t->size);
+    send_message(ctx, peer, ferry_offer_build(ctx->x, &o), body);
+    t->st = T_OFFERED;
+    if (out != NULL)
+        *out = t;
+    return FERRY_RC_OK;
+}
+
+int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
+                    const ferry_send_opts_t *opts, ferry_transfer_t **out)
+{
+    ferry_send_opts_t o;
+    ferry_source_t src;
+    ferry_transfer_t *t = NULL;
+    struct stat sb;
+    const char *base;
+    int fd, rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL) {
+        ctx_error(ctx, "no file");
+        return FERRY_RC_INVALID;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
+        !S_ISREG(sb.st_mode)) {
+        ctx_error(ctx, "%s: %s", path,
+                  fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return FERRY_RC_IO;
+    }
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof(o));
+    base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (o.name == NULL)
+        o.name = base;
+    memset(&src, 0, sizeof(src));
+    src.read = file_read;
+    src.close = file_close;
+    src.size = (uint64_t)sb.st_size;
+    src.userdata = GINT_TO_POINTER(fd + 1);
+    if ((rc = ferry_send(ctx, peer, &src, &o, &t)) != FERRY_RC_OK) {
+        close(fd);
+        return rc;
+    }
+    t->src_is_file = 1;
+    if (out != NULL)
+        *out = t;
+    return rc;
+}
+
+static void on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
+{
+    const char *from = xmpp_stanza_get_from(m), *bad;
+    struct ferry_accept a;
+    ferry_transfer_t *t;
+
+    if (ferry_accept_parse(el, &a, &bad) != FERRY_OK)
+        return;
+    t = transfer_find(ctx, a.sid, 1);
+    /* Only the first acceptance of an offer counts (XEP draft, "Offer"). */
+    if (t == NULL || t->st != T_OFFERED || !transfer_from_peer(t, from) ||
+        !ferry_jid_is_full(from))
+        return;
+    g_free(t->peer);
+    t->peer = g_strdup(from);
+    memcpy(t->peer_pub, a.key, 32);
+    if (a.has_resume) {
+        if (a.resume_from > t->nchunks || (a.resume_from > 0 &&
+                                           !t->src_is_file)) {
+            transfer_finish(t, FERRY_DONE_INTEGRITY, "bad-resume");
+            return;
+        }
+        t->resume_from = a.resume_from;
+    }
+    transfer_event(t, "accepted");
+    if (t->requester == ROLE_SENDER)
+        channel_request(t);
+    else {
+        t->st = T_WAIT_CHANNEL;
+        t->deadline = time(NULL) + ctx->stage_s;
+    }
+}
+
+/* ---- receiving -------------------------------------------------------- */
+
+static void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr)
+{
+    char text[96];
+
+    snprintf(text, sizeof(text), "attribute %s: missing or invalid", attr);
+    ctx_send(ctx, ferry_error_reply(ctx->x, m, FERRY_ERR_BAD_REQUEST,
+                                    "bad-attribute", attr, text));
+}
+
+static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
+{
+    const char *from = xmpp_stanza_get_from(m), *bad = NULL;
+    struct ferry_offer o;
+    ferry_offer_info_t info;
+    ferry_transfer_t *t;
+
+    if (from == NULL || !ferry_jid_is_full(from))
+        return;
+    if (ferry_offer_parse(el, &o, &bad) != FERRY_OK) {
+        reply_bad(ctx, m, bad);
+        return;
+    }
+    if (transfer_find(ctx, o.sid, 0) != NULL)
+        return; /* a duplicate */
+    if ((t = transfer_new(ctx, 0)) == NULL)
+        return;
+    strcpy(t->sid, o.sid);
+    t->peer = g_strdup(from);
+    strcpy(t->name, o.name);
+    strcpy(t->media, o.media_type);
+    t->size = o.size;
+    t->chunk = o.chunk_size;
+    t->nchunks = (t->size + t->chunk - 1) / t->chunk;
+    t->requester = o.requester;
+    memcpy(t->peer_pub, o.key, 32);
+    t->st = T_WAIT_USER;
+    if (ctx->cb.offer == NULL) {
+        ferry_reject(t, "not-acceptable", "no application to accept");
+        return;
+    }
+    info.sid = t->sid;
+    info.from = t->peer;
+    info.name = t->name;
+    info.size = t->size;
+    info.media_type = t->media;
+    info.chunk_size = t->chunk;
+    ctx->cb.offer(t, &info, ctx->ud);
+}
+
+/* The accept message, then the channel: the receiver's half of claims 2-5. */
+static int accept_common(ferry_transfer_t *t)
+{
+    struct ferry_accept a;
+
+    ferry_x25519_keygen(t->my_priv, t->my_pub);
+    memset(&a, 0, sizeof(a));
+    strcpy(a.sid, t->sid);
+    memcpy(a.key, t->my_pub, 32);
+    a.has_resume = t->resume_from > 0;
+    a.resume_from = t->resume_from;
+    send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a), NULL);
+    if (t->resume_from > 0)
+        transfer_event(t, "resuming");
+    if (t->requester == ROLE_RECEIVER)
+        channel_request(t);
+    else {
+        t->st = T_WAIT_CHANNEL;
+        t->deadline = time(NULL) + t->ctx->stage_s;
+    }
+    return FERRY_RC_OK;
+}
+
+int ferry_accept_file(ferry_transfer_t *t, const char *dir)
+{
+    const char *why = "io";
+    uint64_t resume = 0;
+    int rc;
+
+    if (t->is_sender || t->st != T_WAIT_USER) {
+        ctx_error(t->ctx, "not an offer waiting for an answer");
+        return FERRY_RC_STATE;
+    }
+    rc = rfile_open(dir ? dir : ".", t->name, t->sid, t->peer, t->size,
+                    t->chunk, &t->sink.file, &resume, &why);
+    if (rc != FERRY_OK) {
+        ctx_error(t->ctx, "%s/%s: cannot create (%s)", dir ? dir : ".",
+                  t->name, why);
+        return strcmp(why, "name-taken") == 0 ? FERRY_RC_EXISTS
+                                              : FERRY_RC_IO;
+    }
+    t->resume_from = resume;
+    return accept_common(t);
+}
+
+int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink)
+{
+    if (t->is_sender || t->st != T_WAIT_USER) {
+        ctx_error(t->ctx, "not an offer waiting for an answer");
+        return FERRY_RC_STATE;
+    }
+    if (sink == NULL || sink->write == NULL) {
+        ctx_error(t->ctx, "a sink needs a write callback");
+        return FERRY_RC_INVALID;
+    }
+    t->sink.user = *sink;
+    return accept_common(t);
+}
+
+int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text)
+{
+    if (t->is_sender || t->st != T_WAIT_USER) {
+        ctx_error(t->ctx, "not an offer waiting for an answer");
+        return FERRY_RC_STATE;
+    }
+    if (reason == NULL || !ferry_valid_sid(reason))
+        reason = "declined"; /* a token: the sid charset fits */
+    send_message(t->ctx, t->peer,
+                 ferry_reason_build(t->ctx->x, "reject", t->sid, reason, text),
+                 NULL);
+    transfer_finish(t, FERRY_DONE_REJECTED, reason);
+    return FERRY_RC_OK;
+}
+
+int ferry_cancel(ferry_transfer_t *t)
+{
+    if (t->st == T_FINISHED || t->cancel_sent) {
+        ctx_error(t->ctx, "transfer already ending");
+        return FERRY_RC_STATE;
+    }
+    t->cancel_sent = 1;
+    send_message(
+        t->ctx, t->peer,
+        ferry_reason_build(t->ctx->x, "cancel", t->sid, "cancelled", NULL),
+        NULL);
+    if (t->st == T_DATA)
+        dp_cancel(t, FERRY_ERR_CANCELLED);
+    else
+        transfer_finish(t, FERRY_DONE_CANCELLED, "cancelled");
+    return FERRY_RC_OK;
+}
+
+static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
+                       int is_reject)
+{
+    const char *sid = xmpp_stanza_get_attribute(el, "sid");
+    const char *reason = xmpp_stanza_get_attribute(el, "reason");
+    ferry_transfer_t *t;
+
+    if (!ferry_valid_sid(sid))
+        return;
+    /* A reject only ends an offer we made; a cancel ends the session
+     * whichever side we are. */
+    t = transfer_find(ctx, sid, 1);
+    if (t == NULL && !is_reject)
+        t = transfer_find(ctx, sid, 0);
+    if (t == NULL || !transfer_from_peer(t, xmpp_stanza_get_from(m)))
+        return;
+    if (is_reject && t->st != T_OFFERED)
+        return;
+    reason = reason && ferry_errcode(reason) >= 0
+                 ? ferry_errname(ferry_errcode(reason))
+                 : (is_reject ? "declined" : "cancelled");
+    t->cancel_sent = 1; /* the peer knows */
+    if (t->st == T_DATA)
+        dp_cancel(t, FERRY_ERR_CANCELLED);
+    else
+        transfer_finish(t, is_reject ? FERRY_DONE_REJECTED
+                                     : FERRY_DONE_CANCELLED,
+                        reason);
+}
+
+void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m)
+{
+    xmpp_stanza_t *el;
+    const char *name;
+
+    for (el = xmpp_stanza_get_children(m); el; el = xmpp_stanza_get_next(el)) {
+        if (!xmpp_stanza_is_tag(el) || xmpp_stanza_get_ns(el) == NULL ||
+            strcmp(xmpp_stanza_get_ns(el), FERRY_NS) != 0)
+            continue;
+        name = xmpp_stanza_get_name(el);
+        if (strcmp(name, "offer") == 0)
+            on_offer(ctx, m, el);
+        else if (strcmp(name, "accept") == 0)
+            on_accept(ctx, m, el);
+        else if (strcmp(name, "channel") == 0)
+            channel_message(ctx, m, el);
+        else if (strcmp(name, "reject") == 0 || strcmp(name, "cancel") == 0)
+            on_end_msg(ctx, m, el, name[0] == 'r');
+        break;
+    }
+}
+
+void session_timers(ferry_ctx_t *ctx, time_t now)
+{
+    GList *l;
+
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st >= T_DATA || now <= t->deadline)
+            continue;
+        if (t->st != T_WAIT_USER)
+            send_message(ctx, t->peer,
+                         ferry_reason_build(ctx->x, "cancel", t->sid,
+                                            "timeout", NULL),
+                         NULL);
+        transfer_finish(t, FERRY_DONE_TIMEOUT, "timeout");
+    }
+}
