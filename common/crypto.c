@@ -213,6 +213,61 @@ int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
     return FERRY_OK;
 }
 
+/* size u64 | sha256: the plaintext END carried, which VERIFIED echoes. */
+static int verified_prep(const char *sid, uint64_t count, uint64_t size,
+                         const uint8_t sha256[32], uint8_t pt[40],
+                         uint8_t nonce[12], uint8_t ad[FERRY_AD_MAX],
+                         size_t *adl)
+{
+    size_t sl = sid ? strlen(sid) : 0;
+
+    if (sl == 0 || sl > FERRY_SID_MAX)
+        return FERRY_ERR_BAD_VALUE;
+    be64_put(pt, size);
+    memcpy(pt + 8, sha256, 32);
+    ferry_nonce(FERRY_DIR_TO_SENDER, FERRY_KIND_VERIFIED, count, nonce);
+    *adl = ferry_ad(FERRY_KIND_VERIFIED, count, sid, ad);
+    return FERRY_OK;
+}
+
+int ferry_verified_seal(struct aead *a, const char *sid, uint64_t count,
+                        uint64_t size, const uint8_t sha256[32],
+                        uint8_t out[FERRY_VERIFIED_SEALED_LEN])
+{
+    uint8_t pt[40], nonce[12], ad[FERRY_AD_MAX];
+    size_t adl;
+    int r;
+
+    if ((r = verified_prep(sid, count, size, sha256, pt, nonce, ad, &adl)) ==
+        FERRY_OK)
+        r = aead_seal(a, nonce, ad, adl, pt, sizeof(pt), out);
+    OPENSSL_cleanse(pt, sizeof(pt));
+    return r;
+}
+
+int ferry_verified_open(struct aead *a, const char *sid, uint64_t count,
+                        uint64_t size, const uint8_t sha256[32],
+                        const uint8_t in[FERRY_VERIFIED_SEALED_LEN])
+{
+    uint8_t want[40], got[40], nonce[12], ad[FERRY_AD_MAX];
+    size_t adl;
+    int r = FERRY_ERR_INTEGRITY;
+
+    if (verified_prep(sid, count, size, sha256, want, nonce, ad, &adl) !=
+        FERRY_OK)
+        goto out;
+    if (aead_open(a, nonce, ad, adl, in, FERRY_VERIFIED_SEALED_LEN, got) !=
+        FERRY_OK)
+        goto out;
+    if (CRYPTO_memcmp(got, want, sizeof(want)) != 0)
+        goto out;
+    r = FERRY_OK;
+out:
+    OPENSSL_cleanse(want, sizeof(want));
+    OPENSSL_cleanse(got, sizeof(got));
+    return r;
+}
+
 struct sha256 {
     EVP_MD_CTX *md;
 };

@@ -7,6 +7,10 @@
  *   nonce (12)  = direction u8 | kind u8 | 0x0000 | number u64
  *   AD          = kind u8 | number u64 | sid
  *
+ * The sender seals DATA and END toward the receiver (direction 1); the
+ * receiver seals its VERIFIED confirmation toward the sender (direction 2),
+ * so no nonce repeats under the one content key.
+ *
  * Every function returns FERRY_OK or a FERRY_ERR_* code. */
 #ifndef FERRY_CRYPTO_H
 #define FERRY_CRYPTO_H
@@ -20,8 +24,10 @@
 #define FERRY_SID_MAX 64
 #define FERRY_AD_MAX (1 + 8 + FERRY_SID_MAX)
 
-enum { FERRY_DIR_TO_RECEIVER = 1 };
-enum { FERRY_KIND_DATA = 1, FERRY_KIND_END = 2 };
+enum { FERRY_DIR_TO_RECEIVER = 1, FERRY_DIR_TO_SENDER = 2 };
+enum { FERRY_KIND_DATA = 1, FERRY_KIND_END = 2, FERRY_KIND_VERIFIED = 3 };
+/* size u64 | SHA-256, sealed: the body of VERIFIED. */
+#define FERRY_VERIFIED_SEALED_LEN (8 + 32 + 16)
 
 int ferry_x25519_keygen(uint8_t priv[32], uint8_t pub[32]);
 /* Refuses a peer key that gives the all-zero secret
@@ -53,6 +59,18 @@ int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
  * FERRY_ERR_INTEGRITY when the tag does not verify (out is then wiped). */
 int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
               size_t ad_len, const uint8_t *in, size_t len, uint8_t *out);
+
+/* The receiver's end-to-end confirmation (XEP "Completion"): seals
+ * size u64 | sha256 (what END carried) under nonce(2, 3, count) and
+ * AD(3, count, sid), count being END's chunk count. */
+int ferry_verified_seal(struct aead *a, const char *sid, uint64_t count,
+                        uint64_t size, const uint8_t sha256[32],
+                        uint8_t out[FERRY_VERIFIED_SEALED_LEN]);
+/* FERRY_OK when `in` opens and names exactly this size and hash, else
+ * FERRY_ERR_INTEGRITY. */
+int ferry_verified_open(struct aead *a, const char *sid, uint64_t count,
+                        uint64_t size, const uint8_t sha256[32],
+                        const uint8_t in[FERRY_VERIFIED_SEALED_LEN]);
 
 /* Streaming SHA-256. */
 struct sha256;

@@ -3,6 +3,10 @@
 #include "err.h"
 #include "frame.h"
 
+_Static_assert(FERRY_VERIFIED_SEALED_LEN ==
+                   8 + FERRY_SHA256_LEN + FERRY_TAG_LEN,
+               "VERIFIED seals size u64 | SHA-256");
+
 static const struct frame_info table[] = {
 #define X(n, code, mn, mx, who) {#n, code, mn, mx, who},
     FRAME_TABLE(X)
@@ -78,6 +82,10 @@ static int parse_body(struct frame *f)
         f->number = be64_get(b);
         f->sealed = b + 8;
         f->sealed_len = f->body_len - 8;
+        break;
+    case FRAME_VERIFIED:
+        f->sealed = b;
+        f->sealed_len = f->body_len;
         break;
     case FRAME_ACK:
         f->number = be64_get(b);
@@ -223,6 +231,13 @@ int frame_put_ack(struct buf *b, uint64_t next)
 
     be64_put(n, next);
     return put_frame(b, FRAME_ACK, n, 8, NULL, 0);
+}
+
+int frame_put_verified(struct buf *b,
+                       const uint8_t sealed[FERRY_VERIFIED_SEALED_LEN])
+{
+    return put_frame(b, FRAME_VERIFIED, sealed, FERRY_VERIFIED_SEALED_LEN, NULL,
+                     0);
 }
 
 int frame_put_code(struct buf *b, uint8_t type, uint16_t code)

@@ -14,6 +14,9 @@
 #include <stdint.h>
 
 #include "buf.h"
+/* For FERRY_VERIFIED_SEALED_LEN. crypto.h includes no Ferry header, so
+ * this makes no include cycle. */
+#include "crypto.h"
 
 #define FERRY_PROTO_VERSION 0
 #define FERRY_FRAME_HDR 4
@@ -63,7 +66,8 @@ enum ferry_role { ROLE_SENDER = 1, ROLE_RECEIVER = 2 };
       FRAME_FROM_SENDER)                                                       \
     X(ACK, 0x12, 8, 8, FRAME_FROM_RECEIVER)                                    \
     X(CANCEL, 0x13, 2, 2, FRAME_FROM_SENDER | FRAME_FROM_RECEIVER)             \
-    X(VERIFIED, 0x14, 0, 0, FRAME_FROM_RECEIVER)                               \
+    X(VERIFIED, 0x14, FERRY_VERIFIED_SEALED_LEN, FERRY_VERIFIED_SEALED_LEN,    \
+      FRAME_FROM_RECEIVER)                                                     \
     X(PEER_JOINED, 0x20, 0, 0, FRAME_FROM_RELAY)                               \
     X(PEER_GONE, 0x21, 2, 2, FRAME_FROM_RELAY)                                 \
     X(SLOW_DOWN, 0x22, 4, 4, FRAME_FROM_RELAY)                                 \
@@ -97,7 +101,7 @@ struct frame {
     const uint8_t *chan_id;   /* AUTH */
     const uint8_t *proof;     /* AUTH */
     uint64_t number;          /* DATA, END (chunk count), ACK */
-    const uint8_t *sealed;    /* DATA, END */
+    const uint8_t *sealed;    /* DATA, END, VERIFIED */
     size_t sealed_len;
     uint16_t code;    /* CANCEL, PEER_GONE, ERROR */
     uint32_t queued;  /* SLOW_DOWN */
@@ -129,7 +133,11 @@ int frame_put_data(struct buf *b, uint64_t number, const uint8_t *sealed,
 int frame_put_end(struct buf *b, uint64_t count,
                   const uint8_t sealed[FERRY_END_SEALED_LEN]);
 int frame_put_ack(struct buf *b, uint64_t next);
+/* sealed: from ferry_verified_seal(). */
+int frame_put_verified(struct buf *b,
+                       const uint8_t sealed[FERRY_VERIFIED_SEALED_LEN]);
 int frame_put_code(struct buf *b, uint8_t type, uint16_t code);
+/* PEER_JOINED, RESUME: the types whose body is always empty. */
 int frame_put_empty(struct buf *b, uint8_t type);
 int frame_put_slow_down(struct buf *b, uint32_t queued);
 int frame_put_error(struct buf *b, uint16_t code, const char *text);

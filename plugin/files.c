@@ -205,6 +205,15 @@ int rfile_open(const char *dir, const char *name, const char *sid,
     if ((f->rf_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out;
     split_name(name, &f->rf_stem, &f->rf_ext);
+    /* A received file never takes a name that is another one's .part or
+     * state file: a sender could otherwise deliver "X.part" and "X.ferry"
+     * first and have a later offer of X "resume" into them. */
+    if (g_str_has_suffix(name, ".part") || g_str_has_suffix(name, ".ferry") ||
+        g_str_has_suffix(name, ".ferry.tmp")) {
+        char *x = g_strconcat(f->rf_ext, "_", NULL);
+        g_free(f->rf_ext);
+        f->rf_ext = x;
+    }
     *why = "io";
     /* Each candidate name is either our own interrupted transfer, or free
      * in all four forms, or passed over. */

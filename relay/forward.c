@@ -63,6 +63,8 @@ static void frame_done(uint8_t type, void *ud)
     struct fwd_ctx *x = ud;
 
     x->r->st.frames_forwarded++;
+    /* Only the type matters here: VERIFIED's body is the receiver's sealed
+     * confirmation, opened by the sender alone (XEP "Completion"). */
     if (type == FRAME_VERIFIED || type == FRAME_CANCEL)
         x->ch->ch_complete = 1;
 }

@@ -33,7 +33,42 @@ neighbour() { transfer "$T/1m" "n$1"; }
 expect_error() { grep -q "event=error code=$1 " "$2"; }
 
 check "1 MiB transfer arrives byte-identical" transfer "$T/1m" t1
+check "the sender opened the receiver's sealed VERIFIED" \
+    grep -q "event=verified" "$T/t1.send"
 check "64 MiB transfer arrives byte-identical" transfer "$T/64m" t64
+
+# A VERIFIED the sender must refuse, though the relay forwards it and the
+# file arrived: anyone without the content key (random bytes), a
+# confirmation of another size, the sender's own END reflected back.
+for m in random size end; do
+    id=$(mint)
+    "$TC" recv --port "$RELAY_PORT" --secret-file "$S" --id "$id" \
+        --out "$T/fv$m.out" --forge-verified "$m" >"$T/fv$m.recv" 2>&1 &
+    fv=$!
+    "$TC" send --port "$RELAY_PORT" --secret-file "$S" --id "$id" \
+        --file "$T/1m" >"$T/fv$m.send" 2>&1
+    sr=$?
+    wait $fv
+    check "forged VERIFIED ($m): the sender refuses it as integrity (exit $sr)" \
+        eval '[ $sr -eq 5 ] && grep -q "event=integrity verified" "$T/fv$m.send"'
+    check "forged VERIFIED ($m): never reported verified" \
+        eval '! grep -q "event=verified" "$T/fv$m.send"'
+done
+check "neighbour transfer after forged VERIFIED" neighbour fv
+
+# Draft 0.1.0's empty VERIFIED is refused by the relay itself.
+id=$(mint)
+"$TC" raw --port "$RELAY_PORT" --secret-file "$S" --id "$id" \
+    --role sender --hex "" >"$T/ev.send" 2>&1 &
+ev=$!
+sleep 0.2
+"$TC" raw --port "$RELAY_PORT" --secret-file "$S" --id "$id" \
+    --role receiver --hex 14000000 >"$T/ev.raw" 2>&1
+check "empty VERIFIED gets bad-length" expect_error bad-length "$T/ev.raw"
+wait $ev
+check "its sender gets PEER_GONE peer-error, not VERIFIED" \
+    grep -q "event=peer-gone reason=peer-error" "$T/ev.send"
+check "neighbour transfer after empty VERIFIED" neighbour ev
 
 id=$(mint)
 "$TC" recv --port "$RELAY_PORT" --secret-file "$S" --id "$id" \

@@ -35,6 +35,8 @@ transfer() {
 check "1 MiB, both ends over TLS: byte-identical" transfer t1 "$T/1m" tls tls
 check "64 MiB, both ends over TLS: byte-identical" transfer t64 "$T/64m" tls tls
 check "the ends saw TLS 1.2 or later" grep -q "event=tls version=TLSv1.[23]" "$T/t64.send"
+check "the sender opened the receiver's sealed VERIFIED over TLS" \
+    grep -q "event=verified" "$T/t64.send"
 check "TLS sender to a plain TCP receiver: byte-identical" transfer mix "$T/64m" tls plain
 check "plain sender to a TLS receiver: byte-identical" transfer mix2 "$T/1m" plain tls
 

@@ -12,7 +12,13 @@
  * --wrong-proof, --role sender|receiver (raw: authenticate first),
  * --read-delay-ms N (recv: a slow reader), --direct-listen P (recv: no
  * relay, accept one sender), --direct (send: to such a receiver),
- * --tls [--tls-ca PEM] (TLS to the relay, verified against that CA).
+ * --tls [--tls-ca PEM] (TLS to the relay, verified against that CA),
+ * --forge-verified random|size|end (recv: answer a good END with a VERIFIED
+ * the sender must refuse: 56 random bytes, as anyone without the content
+ * key could send; a sealed confirmation of another size; the sender's own
+ * END reflected back).
+ * The sender exits 0 only on a VERIFIED that opens and names the size and
+ * hash its END sealed (XEP "Completion").
  * Prints one "event=..." line per event; exit codes: 0 done, 2 usage,
  * 3 ERROR frame, 4 PEER_GONE, 5 integrity, 6 I/O. */
 #include <arpa/inet.h>
@@ -50,9 +56,12 @@ enum {
     EX_IO = 6
 };
 
+enum forge { FORGE_NONE, FORGE_RANDOM, FORGE_SIZE, FORGE_END };
+
 static struct {
     const char *host, *secret_file, *id_hex, *file, *out, *hex, *tls_ca;
     int port, plain, wrong_proof, direct, direct_listen, read_delay_ms, tls;
+    enum forge forge;
     long ttl;
     size_t chunk;
     uint8_t role;
@@ -60,6 +69,13 @@ static struct {
 
 static uint8_t chan_id[32], chan_k[32];
 static struct aead *aead;
+
+/* Sender: what its END committed to, for checking VERIFIED. */
+static struct {
+    int sent;
+    uint64_t count;
+    uint8_t pt[40]; /* size u64 | SHA-256 */
+} end_sent;
 
 static double now_s(void)
 {
@@ -257,6 +273,21 @@ static int handshake(struct buf *in, uint8_t role)
     }
 }
 
+/* Sender: VERIFIED counts only if it opens under direction 2, kind 3 and
+ * END's count, and names the size and hash END sealed; one before END went
+ * out cannot be genuine. */
+static int sender_verified(const struct frame *f)
+{
+    if (!end_sent.sent ||
+        ferry_verified_open(aead, "test", end_sent.count, be64_get(end_sent.pt),
+                            end_sent.pt + 8, f->sealed) != FERRY_OK) {
+        printf("event=integrity verified\n");
+        return EX_INTEGRITY;
+    }
+    printf("event=verified\n");
+    return EX_OK;
+}
+
 /* Handles frames the relay sends a sender mid-transfer. Returns -1 to go
  * on, or an exit code. *paused follows SLOW_DOWN/RESUME. */
 static int sender_events(int fd, struct buf *in, int block, int *paused,
@@ -274,6 +305,8 @@ static int sender_events(int fd, struct buf *in, int block, int *paused,
            poll(&p, 1, block ? 10000 : 0) > 0) {
         if (read_frame(fd, in, &f) < 0)
             return EX_IO;
+        if (f.type == FRAME_VERIFIED) /* f.sealed points into `in` */
+            return sender_verified(&f);
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
         switch (f.type) {
         case FRAME_SLOW_DOWN:
@@ -287,9 +320,6 @@ static int sender_events(int fd, struct buf *in, int block, int *paused,
         case FRAME_ACK:
             *acked = f.number;
             break;
-        case FRAME_VERIFIED:
-            printf("event=verified\n");
-            return EX_OK;
         default:
             rc = report(&f);
             return rc < 0 ? EX_IO : rc;
@@ -361,6 +391,9 @@ static int do_send(void)
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, num, nonce);
     adl = ferry_ad(FERRY_KIND_END, num, "test", ad);
     aead_seal(aead, nonce, ad, adl, endpt, 40, endsealed);
+    memcpy(end_sent.pt, endpt, 40);
+    end_sent.count = num;
+    end_sent.sent = 1;
     {
         struct buf *e = buf_new(128);
         frame_put_end(e, num, endsealed);
@@ -386,9 +419,12 @@ out:
 static int do_recv(void)
 {
     struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
-    struct buf *out = buf_new(64);
+    /* room for ACK and VERIFIED together */
+    struct buf *out =
+        buf_new(2 * FERRY_FRAME_HDR + 8 + FERRY_VERIFIED_SEALED_LEN);
     uint8_t *plain = malloc(FERRY_CHUNK_MAX + 16);
-    uint8_t nonce[12], ad[FERRY_AD_MAX], hash[32], endpt[40];
+    uint8_t nonce[12], ad[FERRY_AD_MAX], hash[32], endpt[40],
+        vsealed[FERRY_VERIFIED_SEALED_LEN];
     struct sha256 *h = sha256_new();
     uint64_t next = 0, total = 0;
     FILE *dst = fopen(opt.out, "wb");
@@ -476,9 +512,33 @@ static int do_recv(void)
                 rc = EX_INTEGRITY;
                 break;
             }
+            /* The confirmation: END's plaintext, sealed toward the sender
+             * (or, with --forge-verified, one the sender must refuse). */
+            switch (opt.forge) {
+            case FORGE_NONE:
+                ferry_verified_seal(aead, "test", f.number, total, hash,
+                                    vsealed);
+                break;
+            case FORGE_RANDOM:
+                ferry_random(vsealed, sizeof(vsealed));
+                break;
+            case FORGE_SIZE:
+                ferry_verified_seal(aead, "test", f.number, total + 1, hash,
+                                    vsealed);
+                break;
+            case FORGE_END:
+                memcpy(vsealed, f.sealed, sizeof(vsealed));
+                break;
+            }
+            if (opt.forge != FORGE_NONE)
+                printf("event=forged-verified\n");
             buf_reset(out);
-            frame_put_ack(out, next);
-            frame_put_empty(out, FRAME_VERIFIED);
+            if (frame_put_ack(out, next) != FERRY_OK ||
+                frame_put_verified(out, vsealed) != FERRY_OK) {
+                printf("event=internal verified\n");
+                rc = EX_IO;
+                break;
+            }
             write_all(fd, buf_ptr(out), buf_len(out));
             {
                 char hx[65];
@@ -586,7 +646,8 @@ int main(int argc, char **argv)
         {"hex", 1, 0, 'x'},           {"role", 1, 0, 'r'},
         {"read-delay-ms", 1, 0, 'd'}, {"direct", 0, 0, 'D'},
         {"direct-listen", 1, 0, 'L'}, {"tls", 0, 0, 'S'},
-        {"tls-ca", 1, 0, 'C'},        {0, 0, 0, 0}};
+        {"tls-ca", 1, 0, 'C'},        {"forge-verified", 1, 0, 'F'},
+        {0, 0, 0, 0}};
     const char *cmd;
     uint8_t *secret = NULL;
     size_t slen = 0;
@@ -651,6 +712,16 @@ int main(int argc, char **argv)
             break;
         case 'C':
             opt.tls_ca = optarg;
+            break;
+        case 'F':
+            if (strcmp(optarg, "random") == 0)
+                opt.forge = FORGE_RANDOM;
+            else if (strcmp(optarg, "size") == 0)
+                opt.forge = FORGE_SIZE;
+            else if (strcmp(optarg, "end") == 0)
+                opt.forge = FORGE_END;
+            else
+                return EX_USAGE;
             break;
         default:
             return EX_USAGE;

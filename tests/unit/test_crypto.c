@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "crypto.h"
 #include "err.h"
 #include "hexutil.h"
@@ -171,6 +172,142 @@ START_TEST(chunk_opened_under_other_number_or_session_fails)
 }
 END_TEST
 
+/* VERIFIED: the receiver's sealed confirmation of size and hash. */
+static const char vsid[] = "sid-v";
+
+static struct aead *verified_fixture(uint8_t hash[32],
+                                     uint8_t sealed[FERRY_VERIFIED_SEALED_LEN])
+{
+    uint8_t key[32];
+    struct aead *a;
+
+    memset(key, 0x5c, sizeof(key));
+    memset(hash, 0xa7, 32);
+    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_int_eq(ferry_verified_seal(a, vsid, 9, 123456, hash, sealed),
+                     FERRY_OK);
+    return a;
+}
+
+START_TEST(verified_seal_open_round_trip)
+{
+    uint8_t hash[32], sealed[FERRY_VERIFIED_SEALED_LEN],
+        again[FERRY_VERIFIED_SEALED_LEN];
+    struct aead *a = verified_fixture(hash, sealed);
+
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123456, hash, sealed),
+                     FERRY_OK);
+    /* Deterministic: the same inputs seal to the same bytes. */
+    ck_assert_int_eq(ferry_verified_seal(a, vsid, 9, 123456, hash, again),
+                     FERRY_OK);
+    ck_assert_int_eq(memcmp(sealed, again, sizeof(again)), 0);
+    ck_assert_int_eq(ferry_verified_seal(a, "", 9, 123456, hash, again),
+                     FERRY_ERR_BAD_VALUE);
+    aead_free(a);
+}
+END_TEST
+
+START_TEST(verified_every_bit_flip_fails)
+{
+    uint8_t hash[32], sealed[FERRY_VERIFIED_SEALED_LEN];
+    struct aead *a = verified_fixture(hash, sealed);
+    size_t i;
+
+    for (i = 0; i < sizeof(sealed) * 8; i++) {
+        sealed[i / 8] ^= (uint8_t)(1 << (i % 8));
+        ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123456, hash, sealed),
+                         FERRY_ERR_INTEGRITY);
+        sealed[i / 8] ^= (uint8_t)(1 << (i % 8));
+    }
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123456, hash, sealed),
+                     FERRY_OK);
+    aead_free(a);
+}
+END_TEST
+
+START_TEST(verified_for_other_size_hash_count_or_sid_fails)
+{
+    uint8_t hash[32], other[32], sealed[FERRY_VERIFIED_SEALED_LEN];
+    uint8_t key2[32];
+    struct aead *a = verified_fixture(hash, sealed), *a2;
+
+    memcpy(other, hash, 32);
+    other[31] ^= 1;
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123455, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 0, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123456, other, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 8, 123456, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 10, 123456, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, "sid-w", 9, 123456, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_verified_open(a, "", 9, 123456, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    /* Another session's key (another channel or X25519 exchange). */
+    memset(key2, 0x5d, sizeof(key2));
+    a2 = aead_new(key2);
+    ck_assert_int_eq(ferry_verified_open(a2, vsid, 9, 123456, hash, sealed),
+                     FERRY_ERR_INTEGRITY);
+    aead_free(a2);
+    aead_free(a);
+}
+END_TEST
+
+/* Direction and kind keep VERIFIED and END apart under the one key: END's
+ * plaintext is the same 40 bytes, so only the nonce and AD differ. */
+START_TEST(verified_and_end_are_not_interchangeable)
+{
+    uint8_t hash[32], sealed[FERRY_VERIFIED_SEALED_LEN], pt[40], out[40];
+    uint8_t nonce[12], ad[FERRY_AD_MAX], end[FERRY_VERIFIED_SEALED_LEN];
+    size_t adl;
+    struct aead *a = verified_fixture(hash, sealed);
+
+    /* A VERIFIED tag does not open as END for the same count. */
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 9, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 9, vsid, ad);
+    ck_assert_int_eq(aead_open(a, nonce, ad, adl, sealed, sizeof(sealed), out),
+                     FERRY_ERR_INTEGRITY);
+    /* Nor with END's AD under VERIFIED's nonce, or the reverse: both the
+     * direction byte and the kind are bound. */
+    ferry_nonce(FERRY_DIR_TO_SENDER, FERRY_KIND_VERIFIED, 9, nonce);
+    ck_assert_int_eq(aead_open(a, nonce, ad, adl, sealed, sizeof(sealed), out),
+                     FERRY_ERR_INTEGRITY);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_VERIFIED, 9, nonce);
+    adl = ferry_ad(FERRY_KIND_VERIFIED, 9, vsid, ad);
+    ck_assert_int_eq(aead_open(a, nonce, ad, adl, sealed, sizeof(sealed), out),
+                     FERRY_ERR_INTEGRITY);
+    /* An END sealed by the sender over the same size and hash is not
+     * accepted as VERIFIED: a relay cannot reflect END back. */
+    be64_put(pt, 123456);
+    memcpy(pt + 8, hash, 32);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 9, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 9, vsid, ad);
+    ck_assert_int_eq(aead_seal(a, nonce, ad, adl, pt, 40, end), FERRY_OK);
+    ck_assert_int_eq(ferry_verified_open(a, vsid, 9, 123456, hash, end),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(aead_open(a, nonce, ad, adl, end, sizeof(end), out),
+                     FERRY_OK);
+    ck_assert_int_ne(memcmp(end, sealed, sizeof(end)), 0);
+    aead_free(a);
+}
+END_TEST
+
+START_TEST(verified_nonce_and_ad_layout)
+{
+    uint8_t n[12], ad[FERRY_AD_MAX];
+    size_t adl;
+
+    ferry_nonce(FERRY_DIR_TO_SENDER, FERRY_KIND_VERIFIED, 1, n);
+    assert_hex(n, 12, "020300000000000000000001");
+    adl = ferry_ad(FERRY_KIND_VERIFIED, 1, "s", ad);
+    assert_hex(ad, adl, "03000000000000000173");
+}
+END_TEST
+
 START_TEST(nonce_layout)
 {
     uint8_t n[12];
@@ -231,6 +368,11 @@ static Suite *suite(void)
     tcase_add_test(tc, every_bit_flip_of_sealed_chunk_fails_to_open);
     tcase_add_test(tc, chunk_opened_under_other_number_or_session_fails);
     tcase_add_test(tc, nonce_layout);
+    tcase_add_test(tc, verified_seal_open_round_trip);
+    tcase_add_test(tc, verified_every_bit_flip_fails);
+    tcase_add_test(tc, verified_for_other_size_hash_count_or_sid_fails);
+    tcase_add_test(tc, verified_and_end_are_not_interchangeable);
+    tcase_add_test(tc, verified_nonce_and_ad_layout);
     tcase_add_test(tc, content_key_depends_on_every_input);
     tcase_add_test(tc, sha256_streaming_matches_one_shot);
     suite_add_tcase(s, tc);

@@ -135,6 +135,43 @@ START_TEST(second_offer_of_a_name_gets_a_number_and_the_first_is_untouched)
 }
 END_TEST
 
+/* A sender that delivers "X.part" and "X.ferry" first must not be able to
+ * make a later offer of X "resume" into them. */
+START_TEST(delivered_files_never_take_a_companion_name)
+{
+    static const char *names[] = {"X.ferry", "X.part", "X.ferry.tmp"};
+    static const char *want[] = {"X.ferry_", "X.part_", "X.ferry.tmp_"};
+    const char *data[3], *why;
+    struct rfile *f;
+    uint64_t next = 0;
+    char part[2049];
+    size_t i;
+
+    memset(part, 'p', 2048);
+    part[2048] = '\0';
+    /* What a resume would accept, had these names been kept. */
+    data[0] = SID " 4096 1024 2 alice@example.org/a\n";
+    data[1] = part;
+    data[2] = "tmp";
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(rfile_open(dir, names[i], "other-sid", PEER, 4096,
+                                    1024, &f, &next, &why),
+                         FERRY_OK);
+        ck_assert_str_eq(rfile_name(f), want[i]);
+        ck_assert_int_eq(rfile_write(f, data[i], strlen(data[i])), FERRY_OK);
+        ck_assert_int_eq(rfile_commit(f), FERRY_OK);
+        rfile_free(f);
+    }
+    ck_assert_int_eq(rfile_open(dir, "X", SID, "alice@example.org/a", 4096,
+                                1024, &f, &next, &why),
+                     FERRY_OK);
+    ck_assert_uint_eq(next, 0);
+    ck_assert_str_eq(rfile_name(f), "X");
+    rfile_abort(f, 0);
+    rfile_free(f);
+}
+END_TEST
+
 START_TEST(a_foreign_part_file_is_neither_overwritten_nor_deleted)
 {
     struct rfile *f;
@@ -528,6 +565,7 @@ static Suite *suite(void)
     tcase_add_test(tc, a_state_save_leaves_foreign_files_alone);
     tcase_add_test(tc, long_names_are_cut_to_fit_with_their_extension);
     tcase_add_test(tc, writes_past_the_offered_size_are_refused);
+    tcase_add_test(tc, delivered_files_never_take_a_companion_name);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -126,9 +126,53 @@ START_TEST(end_ack_cancel_round_trip)
 }
 END_TEST
 
+START_TEST(verified_round_trip)
+{
+    uint8_t sealed[FERRY_VERIFIED_SEALED_LEN];
+    struct frame f;
+    size_t i;
+
+    for (i = 0; i < sizeof(sealed); i++)
+        sealed[i] = (uint8_t)i;
+    ck_assert_int_eq(frame_put_verified(b, sealed), FERRY_OK);
+    ck_assert_uint_eq(buf_len(b), FERRY_FRAME_HDR + FERRY_VERIFIED_SEALED_LEN);
+    ck_assert_uint_eq(buf_ptr(b)[0], FRAME_VERIFIED);
+    decode_whole(&f);
+    ck_assert_uint_eq(f.type, FRAME_VERIFIED);
+    ck_assert_uint_eq(f.body_len, FERRY_VERIFIED_SEALED_LEN);
+    ck_assert_uint_eq(f.sealed_len, FERRY_VERIFIED_SEALED_LEN);
+    ck_assert_ptr_eq(f.sealed, buf_ptr(b) + FERRY_FRAME_HDR);
+    ck_assert_int_eq(memcmp(f.sealed, sealed, sizeof(sealed)), 0);
+}
+END_TEST
+
+/* The old empty VERIFIED, and any length but 56, is bad-length; VERIFIED
+ * is no longer an empty frame for frame_put_empty. */
+START_TEST(verified_of_wrong_length_is_bad_length)
+{
+    struct frame f;
+    size_t used;
+
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x14\x00\x00\x00", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x14\x00\x00\x37", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x14\x00\x00\x39", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x14\x00\x00\x38", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_NEED_MORE);
+    ck_assert_int_eq(frame_put_empty(b, FRAME_VERIFIED), FERRY_ERR_BAD_VALUE);
+    ck_assert_uint_eq(buf_len(b), 0);
+}
+END_TEST
+
 START_TEST(relay_notices_round_trip)
 {
-    uint8_t types[] = {FRAME_PEER_JOINED, FRAME_RESUME, FRAME_VERIFIED};
+    uint8_t types[] = {FRAME_PEER_JOINED, FRAME_RESUME};
     struct frame f;
     size_t i;
 
@@ -311,6 +355,8 @@ static Suite *suite(void)
     tcase_add_test(tc, data_round_trip);
     tcase_add_test(tc, data_with_largest_chunk_round_trips);
     tcase_add_test(tc, end_ack_cancel_round_trip);
+    tcase_add_test(tc, verified_round_trip);
+    tcase_add_test(tc, verified_of_wrong_length_is_bad_length);
     tcase_add_test(tc, relay_notices_round_trip);
     tcase_add_test(tc, error_round_trip_and_text_is_capped);
     tcase_add_test(tc, encoders_refuse_bad_values);

@@ -31,7 +31,8 @@ int main(void)
     static const char msg[] = "Hello, Ferry!";
     uint8_t id[32], key[32], ch[32], proof[32], a_priv[32], a_pub[32],
         b_priv[32], b_pub[32], shared[32], ck[32], nonce[12], ad[FERRY_AD_MAX],
-        sealed[64], endpt[40], endsealed[56];
+        sealed[64], endpt[40], endsealed[56],
+        vsealed[FERRY_VERIFIED_SEALED_LEN];
     size_t adl, i;
     struct aead *a;
     struct sha256 *h;
@@ -98,6 +99,19 @@ int main(void)
     show("end-nonce", nonce, 12);
     bad |= frame_put_end(b, 1, endsealed);
     show("end-frame", buf_ptr(b), buf_len(b));
+    buf_reset(b);
+
+    /* The receiver's confirmation: END's plaintext, sealed toward the
+     * sender under END's chunk count. */
+    bad |= ferry_verified_seal(a, sid, 1, strlen(msg), endpt + 8, vsealed);
+    bad |= ferry_verified_open(a, sid, 1, strlen(msg), endpt + 8, vsealed);
+    ferry_nonce(FERRY_DIR_TO_SENDER, FERRY_KIND_VERIFIED, 1, nonce);
+    adl = ferry_ad(FERRY_KIND_VERIFIED, 1, sid, ad);
+    show("verified-plaintext", endpt, 40);
+    show("verified-nonce", nonce, 12);
+    show("verified-ad", ad, adl);
+    bad |= frame_put_verified(b, vsealed);
+    show("verified-frame", buf_ptr(b), buf_len(b));
     buf_reset(b);
     bad |= chan_proof(key, ch, ROLE_SENDER, id, proof);
     bad |= frame_put_auth(b, ROLE_SENDER, id, proof);
