@@ -113,11 +113,13 @@ static void drop_socket(ferry_transfer_t *t)
     t->sock = -1;
 }
 
+static int try_next(ferry_transfer_t *t);
+
 int conn_begin(ferry_transfer_t *t)
 {
     if (numeric(t)) {
         t->ds = D_CONNECTING;
-        return FERRY_OK;
+        return try_next(t) == 0 ? FERRY_OK : FERRY_ERR_IO;
     }
     t->ds = D_RESOLVING;
     return resolver_start(t);

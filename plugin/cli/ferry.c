@@ -42,7 +42,7 @@ static struct {
     int port;
     ferry_requester_t requester;
     unsigned chunk;
-    int deliver, count, timeout, quiet, shuffle, yes;
+    int deliver, count, timeout, quiet, shuffle, yes, data_thread;
     unsigned long long corrupt;
     char **accept_from;
     const char *peer, *file;
@@ -91,6 +91,7 @@ static void usage(FILE *f)
         "                        besides the system's\n"
         "  --timeout SECONDS     give up after this long (default 600)\n"
         "  -q, --quiet           only errors\n"
+        "  --data-thread         move the data on a thread of its own\n"
         "send options:\n"
         "  --requester sender|receiver  who requests the channel (default "
         "receiver)\n"
@@ -339,6 +340,7 @@ static int parse_args(int argc, char **argv)
                                        {"help", 0, 0, 'h'},
                                        {"shuffle", 0, 0, 'S'},
                                        {"test-corrupt-chunk", 1, 0, 'C'},
+                                       {"data-thread", 0, 0, 'T'},
                                        {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
@@ -419,6 +421,9 @@ static int parse_args(int argc, char **argv)
         case 'C':
             o.corrupt = strtoull(optarg, NULL, 10) + 1;
             break;
+        case 'T':
+            o.data_thread = 1;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -487,6 +492,11 @@ int main(int argc, char **argv)
     fctx = ferry_ctx_new(x, &cb, NULL);
     if (fctx == NULL || ferry_strophe_attach(fctx, conn) != FERRY_RC_OK) {
         fprintf(stderr, "ferry: out of memory\n");
+        return EX_IO;
+    }
+    if (o.data_thread &&
+        ferry_set_mode(fctx, FERRY_MODE_THREAD) != FERRY_RC_OK) {
+        fprintf(stderr, "ferry: %s\n", ferry_error(fctx));
         return EX_IO;
     }
     if (o.component)

@@ -52,6 +52,28 @@ check "64 MiB, receiver flow" send_ok m64r "$T/64m.bin"
 check "64 MiB, sender flow" send_ok m64s "$T/64m.bin" --requester sender
 check "out-of-order chunks assemble (16 KiB chunks, shuffled)" \
     send_ok sh "$T/4m.bin" --shuffle --chunk-size 16384
+# The relay keeps its default max_frame (256 KiB chunks): a sender asking
+# for 1 MiB chunks is clamped to what the component announces.
+check "1 MiB chunks asked, relay default: clamped, completes" \
+    send_ok big "$T/4m.bin" --chunk-size 1048576
+thread_send_ok() { FERRY_DATA_THREAD=1 send_ok "$@"; }
+check "libferry thread mode: 64 MiB, receiver flow" \
+    thread_send_ok m64t "$T/64m.bin"
+check "libferry thread mode: shuffled, sender flow" \
+    thread_send_ok sht "$T/4m.bin" --shuffle --chunk-size 16384 \
+    --requester sender
+
+# A second file of the same name never replaces the first.
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
+    2>"$T/dup.bob.log" &
+b=$!
+sleep 0.3
+(ferry_cli alice send bob@localhost/cli "$T/one.bin" 2>"$T/dup.alice.log")
+ar=$?
+wait $b
+check "same name again: lands as 'one (1).bin', the first untouched" \
+    eval '[ $ar -eq 0 ] && cmp -s "$T/one.bin" "$T/in/one (1).bin" &&
+          cmp -s "$T/one.bin" "$T/in/one.bin"'
 
 # Reject: no terminal and no --accept-from on bob's side.
 ferry_cli bob recv --dir "$T/in" --timeout 20 2>"$T/rej.bob.log" </dev/null &

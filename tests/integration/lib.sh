@@ -355,6 +355,8 @@ ferry_cli() {
     # FERRY_DISCOVER=1: no --component, the CLI finds it with disco.
     comp=(--component "${COMPONENT_JID:-ferry.localhost}")
     [ -n "${FERRY_DISCOVER:-}" ] && comp=()
+    # FERRY_DATA_THREAD=1: libferry's thread mode (the data on a worker).
+    [ -n "${FERRY_DATA_THREAD:-}" ] && comp+=(--data-thread)
     exec "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
         --server "127.0.0.1:$C2S_PORT" "${comp[@]}" "$@"
 }
