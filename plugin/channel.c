@@ -57,7 +57,8 @@ static int answered_by(const ferry_ctx_t *ctx, const struct pending_iq *p,
                        const char *from)
 {
     if (from == NULL)
-        return ctx->domain != NULL && g_ascii_strcasecmp(p->to, ctx->domain) == 0;
+        return ctx->domain != NULL &&
+               g_ascii_strcasecmp(p->to, ctx->domain) == 0;
     return g_ascii_strcasecmp(p->to, from) == 0;
 }
 

@@ -134,12 +134,11 @@ static int try_next(ferry_transfer_t *t)
     drop_socket(t);
     while ((ai = t->ai_next) != NULL) {
         t->ai_next = ai->ai_next;
-        t->sock = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
-                                            SOCK_CLOEXEC, 0);
+        t->sock = socket(ai->ai_family,
+                         SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         if (t->sock < 0)
             continue;
-        (void)setsockopt(t->sock, IPPROTO_TCP, TCP_NODELAY, &one,
-                         sizeof(one));
+        (void)setsockopt(t->sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
         if (connect(t->sock, ai->ai_addr, ai->ai_addrlen) == 0 ||
             errno == EINPROGRESS)
             return 0;

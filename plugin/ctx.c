@@ -14,8 +14,8 @@
 #define IDLE_S 60
 #define STAGE_S 120
 
-static const char *rc_names[] = {"ok", "invalid", "state", "nomem", "io",
-                                 "exists"};
+static const char *rc_names[] = {"ok",    "invalid", "state",
+                                 "nomem", "io",      "exists"};
 
 const char *ferry_rc_name(int rc)
 {
@@ -216,8 +216,7 @@ int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file)
     return FERRY_RC_OK;
 }
 
-int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
-                       int stage_s)
+int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s, int stage_s)
 {
     if (connect_s < 0 || idle_s < 0 || stage_s < 0) {
         ctx_error(ctx, "negative timeout");
@@ -232,7 +231,8 @@ int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
     return FERRY_RC_OK;
 }
 
-/* ---- stanzas in ----------------------------------------------------------- */
+/* ---- stanzas in -----------------------------------------------------------
+ */
 
 int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
 {
@@ -256,8 +256,7 @@ int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
         /* Errors bounce our own messages; a delayed (XEP-0203) message
          * belongs to a session that is gone. */
         if (mine && (type == NULL || strcmp(type, "error") != 0) &&
-            !xmpp_stanza_get_child_by_name_and_ns(s, "delay",
-                                                  "urn:xmpp:delay"))
+            !xmpp_stanza_get_child_by_name_and_ns(s, "delay", "urn:xmpp:delay"))
             session_message(ctx, s);
     }
     ctx->in_process--;
@@ -278,7 +277,8 @@ int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml)
     return r;
 }
 
-/* ---- the loop ------------------------------------------------------------- */
+/* ---- the loop -------------------------------------------------------------
+ */
 
 static void min_timeout(int *timeout_ms, int ms)
 {
@@ -296,9 +296,8 @@ int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
         if (t->st < T_DATA)
-            min_timeout(&to, t->deadline > now
-                                 ? (int)(t->deadline - now) * 1000
-                                 : 0);
+            min_timeout(&to, t->deadline > now ? (int)(t->deadline - now) * 1000
+                                               : 0);
         if (t->st != T_DATA || ctx->mode == FERRY_MODE_THREAD)
             continue;
         if (dp_want(t, &p, &to, now)) {

@@ -55,8 +55,9 @@ static void read_limits(ferry_ctx_t *ctx, xmpp_stanza_t *q)
                 (v = xmpp_stanza_get_child_by_name(f, "value")) == NULL)
                 continue;
             text = xmpp_stanza_get_text(v);
-            if (text != NULL && parse_u64(text, FERRY_CHUNK_MAX, &n) ==
-                                    FERRY_OK && n >= FERRY_CHUNK_MIN)
+            if (text != NULL &&
+                parse_u64(text, FERRY_CHUNK_MAX, &n) == FERRY_OK &&
+                n >= FERRY_CHUNK_MIN)
                 ctx->chunk_max = (uint32_t)n;
             xmpp_free(ctx->x, text);
         }

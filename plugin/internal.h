@@ -32,15 +32,15 @@ enum tstate {
 
 enum dstate {
     D_IDLE,
-    D_PREHASH,      /* hashing what a resume or shuffle needs first */
-    D_RESOLVING,    /* relay host name being resolved (thread) */
-    D_CONNECTING,   /* TCP connect in progress */
-    D_TLS,          /* TLS handshake in progress */
-    D_HS,           /* waiting for HELLO / ADMITTED */
-    D_WAIT_PEER,    /* admitted, waiting for PEER_JOINED */
-    D_STREAMING,    /* sender: sending chunks */
+    D_PREHASH,       /* hashing what a resume or shuffle needs first */
+    D_RESOLVING,     /* relay host name being resolved (thread) */
+    D_CONNECTING,    /* TCP connect in progress */
+    D_TLS,           /* TLS handshake in progress */
+    D_HS,            /* waiting for HELLO / ADMITTED */
+    D_WAIT_PEER,     /* admitted, waiting for PEER_JOINED */
+    D_STREAMING,     /* sender: sending chunks */
     D_WAIT_VERIFIED, /* sender: END sent */
-    D_RECEIVING,    /* receiver: receiving chunks */
+    D_RECEIVING,     /* receiver: receiving chunks */
     D_DONE,
 };
 
@@ -54,12 +54,12 @@ struct ferry_ctx {
     ferry_callbacks_t cb;
     void *ud;
     ferry_mode_t mode;
-    char *jid;       /* own full JID */
-    char *domain;    /* its domain */
+    char *jid;    /* own full JID */
+    char *domain; /* its domain */
     char *component;
-    int component_set;   /* by the application, or found by disco */
-    int disco_queries;   /* disco#info queries sent to server items */
-    uint32_t chunk_max;  /* the component's chunk-size-max */
+    int component_set;  /* by the application, or found by disco */
+    int disco_queries;  /* disco#info queries sent to server items */
+    uint32_t chunk_max; /* the component's chunk-size-max */
     char *relay_ca;
     struct ssl_ctx_st *tls_ctx; /* made on the first TLS channel */
     int connect_s, idle_s, stage_s;
@@ -116,20 +116,20 @@ struct ferry_transfer {
     struct buf *in, *out;
     struct aead *aead;
     struct sha256 *hash;
-    uint8_t end_hash[32];   /* sender: what END committed to */
-    uint64_t next;          /* sender: next index to send; receiver: next
-                               chunk number expected */
+    uint8_t end_hash[32]; /* sender: what END committed to */
+    uint64_t next;        /* sender: next index to send; receiver: next
+                             chunk number expected */
     uint64_t acked;
     uint64_t written;
-    uint64_t hashed;        /* D_PREHASH progress */
+    uint64_t hashed; /* D_PREHASH progress */
     int paused;
     int first_byte;
     struct reorder *cache;
     uint8_t *scratch;
     uint64_t *order;
-    time_t dp_deadline;     /* connect/handshake limit */
-    time_t last_io;         /* idle limit */
-    int dp_cancel_code;     /* cancel asked by the session (thread mode) */
+    time_t dp_deadline; /* connect/handshake limit */
+    time_t last_io;     /* idle limit */
+    int dp_cancel_code; /* cancel asked by the session (thread mode) */
     /* thread mode: progress coalescing, under the worker's lock */
     int prog_pending;
     uint64_t prog_value;
@@ -155,8 +155,7 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st,
                      const char *reason);
 void transfer_event(ferry_transfer_t *t, const char *what);
 void transfer_progress(ferry_transfer_t *t, uint64_t done);
-ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid,
-                                int sender);
+ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender);
 int transfer_from_peer(const ferry_transfer_t *t, const char *from);
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
 void session_timers(ferry_ctx_t *ctx, time_t now);
@@ -192,17 +191,29 @@ void dp_cancel_now(ferry_transfer_t *t, int code);
  * transfer with st/reason. */
 void dp_cancel(ferry_transfer_t *t, int code);
 /* Polled data half: fds and the timeout it needs, then its I/O. */
-int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms,
-            time_t now);
+int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now);
 void dp_run(ferry_transfer_t *t, short revents, time_t now);
 /* Frees what the data half holds (after it is done). */
 void dp_free(ferry_transfer_t *t);
 void dp_emit_event(ferry_transfer_t *t, const char *what);
+/* Inside the data half: datapath.c drives, send.c and receive.c do the
+ * two ends' work. dp_finish() is the one way out: it closes the link,
+ * settles the sink and tells the session. */
+#define REORDER_WINDOW 64 /* receiver's cache bound, in chunks */
+struct frame;
+void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason);
+void dp_flush(ferry_transfer_t *t);
+void dp_fail_integrity(ferry_transfer_t *t, const char *why);
+int dp_src_read(ferry_transfer_t *t, uint8_t *p, size_t len, uint64_t off);
+void dp_fill(ferry_transfer_t *t);
+void dp_sink_end(ferry_transfer_t *t, int keep);
+void dp_on_data(ferry_transfer_t *t, const struct frame *f);
+void dp_on_end(ferry_transfer_t *t, const struct frame *f);
 void dp_emit_progress(ferry_transfer_t *t, uint64_t done);
 void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason);
 
 /* ---- connect.c: DNS on a thread, non-blocking TCP and TLS ---- */
-int conn_begin(ferry_transfer_t *t);  /* FERRY_OK or FERRY_ERR_* */
+int conn_begin(ferry_transfer_t *t); /* FERRY_OK or FERRY_ERR_* */
 /* Advances resolve/connect/TLS; FERRY_OK when the link is up,
  * FERRY_ERR_NEED_MORE to wait for p, else an error (*why set). */
 int conn_step(ferry_transfer_t *t, const char **why);

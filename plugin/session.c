@@ -131,23 +131,13 @@ void transfer_free(ferry_transfer_t *t)
     free(t);
 }
 
-/* The receiver's sink learns how the transfer ended, when the data half
- * never got it (a refusal, a timeout before the channel). */
-static void sink_abandon(ferry_transfer_t *t)
-{
-    if (t->sink.file != NULL)
-        rfile_abort(t->sink.file, t->resume_from > 0);
-    else if (t->sink.user.finish != NULL)
-        (void)t->sink.user.finish(t->sink.user.userdata, 0);
-    t->sink.user.finish = NULL;
-}
-
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
 {
     if (t->st == T_FINISHED)
         return;
+    /* The data half settles the sink itself; before it, this does. */
     if (t->st != T_DATA && !t->is_sender)
-        sink_abandon(t);
+        dp_sink_end(t, t->resume_from > 0);
     t->st = T_FINISHED;
     iq_forget(t->ctx, t);
     if (t->ctx->cb.done)
@@ -353,8 +343,8 @@ static void on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     t->peer = g_strdup(from);
     memcpy(t->peer_pub, a.key, 32);
     if (a.has_resume) {
-        if (a.resume_from > t->nchunks || (a.resume_from > 0 &&
-                                           !t->src_is_file)) {
+        if (a.resume_from > t->nchunks ||
+            (a.resume_from > 0 && !t->src_is_file)) {
             transfer_finish(t, FERRY_DONE_INTEGRITY, "bad-resume");
             return;
         }
@@ -456,10 +446,9 @@ int ferry_accept_file(ferry_transfer_t *t, const char *dir)
     rc = rfile_open(dir ? dir : ".", t->name, t->sid, t->peer, t->size,
                     t->chunk, &t->sink.file, &resume, &why);
     if (rc != FERRY_OK) {
-        ctx_error(t->ctx, "%s/%s: cannot create (%s)", dir ? dir : ".",
-                  t->name, why);
-        return strcmp(why, "name-taken") == 0 ? FERRY_RC_EXISTS
-                                              : FERRY_RC_IO;
+        ctx_error(t->ctx, "%s/%s: cannot create (%s)", dir ? dir : ".", t->name,
+                  why);
+        return strcmp(why, "name-taken") == 0 ? FERRY_RC_EXISTS : FERRY_RC_IO;
     }
     t->resume_from = resume;
     return accept_common(t);
@@ -537,9 +526,8 @@ static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
     if (t->st == T_DATA)
         dp_cancel(t, FERRY_ERR_CANCELLED);
     else
-        transfer_finish(t, is_reject ? FERRY_DONE_REJECTED
-                                     : FERRY_DONE_CANCELLED,
-                        reason);
+        transfer_finish(
+            t, is_reject ? FERRY_DONE_REJECTED : FERRY_DONE_CANCELLED, reason);
 }
 
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m)
@@ -573,10 +561,10 @@ void session_timers(ferry_ctx_t *ctx, time_t now)
         if (t->st >= T_DATA || now <= t->deadline)
             continue;
         if (t->st != T_WAIT_USER)
-            send_message(ctx, t->peer,
-                         ferry_reason_build(ctx->x, "cancel", t->sid,
-                                            "timeout", NULL),
-                         NULL);
+            send_message(
+                ctx, t->peer,
+                ferry_reason_build(ctx->x, "cancel", t->sid, "timeout", NULL),
+                NULL);
         transfer_finish(t, FERRY_DONE_TIMEOUT, "timeout");
     }
 }

@@ -36,8 +36,7 @@ static int track_fd(xmpp_conn_t *conn, void *sock)
     G_UNLOCK(fd_of_conn);
     /* Stanzas are written whole: Nagle would only hold a second small one
      * back for the peer's delayed ACK (40 ms per exchange). */
-    (void)setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one,
-                     sizeof(one));
+    (void)setsockopt(*(int *)sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     return xmpp_sockopt_cb_keepalive(conn, sock);
 }
 
@@ -67,8 +66,7 @@ static int answer_disco(ferry_ctx_t *ctx, xmpp_stanza_t *iq)
     size_t i;
 
     if (type == NULL || strcmp(type, "get") != 0 ||
-        !xmpp_stanza_get_child_by_name_and_ns(iq, "query",
-                                              FERRY_NS_DISCO_INFO))
+        !xmpp_stanza_get_child_by_name_and_ns(iq, "query", FERRY_NS_DISCO_INFO))
         return 0;
     res = ferry_reply(ctx->x, iq, "result");
     xmpp_stanza_del_attribute(res, "from");

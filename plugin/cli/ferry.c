@@ -322,26 +322,17 @@ static char *read_password(void)
 
 static int parse_args(int argc, char **argv)
 {
-    static const struct option lo[] = {{"jid", 1, 0, 'j'},
-                                       {"password-file", 1, 0, 'p'},
-                                       {"server", 1, 0, 's'},
-                                       {"component", 1, 0, 'c'},
-                                       {"relay-ca", 1, 0, 'R'},
-                                       {"requester", 1, 0, 'r'},
-                                       {"chunk-size", 1, 0, 'k'},
-                                       {"deliver", 0, 0, 'D'},
-                                       {"sid", 1, 0, 'I'},
-                                       {"dir", 1, 0, 'd'},
-                                       {"accept-from", 1, 0, 'a'},
-                                       {"count", 1, 0, 'n'},
-                                       {"timeout", 1, 0, 't'},
-                                       {"quiet", 0, 0, 'q'},
-                                       {"yes", 0, 0, 'y'},
-                                       {"help", 0, 0, 'h'},
-                                       {"shuffle", 0, 0, 'S'},
-                                       {"test-corrupt-chunk", 1, 0, 'C'},
-                                       {"data-thread", 0, 0, 'T'},
-                                       {0, 0, 0, 0}};
+    static const struct option lo[] = {
+        {"jid", 1, 0, 'j'},         {"password-file", 1, 0, 'p'},
+        {"server", 1, 0, 's'},      {"component", 1, 0, 'c'},
+        {"relay-ca", 1, 0, 'R'},    {"requester", 1, 0, 'r'},
+        {"chunk-size", 1, 0, 'k'},  {"deliver", 0, 0, 'D'},
+        {"sid", 1, 0, 'I'},         {"dir", 1, 0, 'd'},
+        {"accept-from", 1, 0, 'a'}, {"count", 1, 0, 'n'},
+        {"timeout", 1, 0, 't'},     {"quiet", 0, 0, 'q'},
+        {"yes", 0, 0, 'y'},         {"help", 0, 0, 'h'},
+        {"shuffle", 0, 0, 'S'},     {"test-corrupt-chunk", 1, 0, 'C'},
+        {"data-thread", 0, 0, 'T'}, {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
     int ch;
@@ -463,7 +454,7 @@ static int parse_args(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-    ferry_callbacks_t cb = {NULL,        NULL,    on_offer,
+    ferry_callbacks_t cb = {NULL,        NULL,     on_offer,
                             on_progress, on_event, on_done};
     ferry_send_opts_t so;
     xmpp_ctx_t *x;
