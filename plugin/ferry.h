@@ -33,6 +33,16 @@
 
 #include <strophe.h>
 
+/* Marks the exported functions: libferry is built with -fvisibility=hidden
+ * and exports these only. */
+#ifndef FERRY_API
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define FERRY_API __attribute__((visibility("default")))
+#else
+#define FERRY_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -52,7 +62,7 @@ typedef enum {
 } ferry_rc_t;
 
 /** Token for a result code ("invalid", "state", ...). Never NULL. */
-const char *ferry_rc_name(int rc);
+FERRY_API const char *ferry_rc_name(int rc);
 
 /** Final state of a transfer, as given to the done callback. */
 typedef enum {
@@ -67,7 +77,7 @@ typedef enum {
 } ferry_status_t;
 
 /** "ok", "rejected", ... Never NULL. */
-const char *ferry_status_name(ferry_status_t s);
+FERRY_API const char *ferry_status_name(ferry_status_t s);
 
 /* ---- the context --------------------------------------------------------- */
 
@@ -113,43 +123,44 @@ typedef struct {
  * libferry uses a context of its own). userdata reaches every callback.
  * NULL only when memory runs out.
  */
-ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
-                           void *userdata);
+FERRY_API ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx,
+                                     const ferry_callbacks_t *cb,
+                                     void *userdata);
 /** Cancels transfers still running (the peers are told), stops the
  *  thread, frees everything. Accepts NULL. */
-void ferry_ctx_free(ferry_ctx_t *ctx);
+FERRY_API void ferry_ctx_free(ferry_ctx_t *ctx);
 /** FERRY_MODE_POLLED (default) or FERRY_MODE_THREAD; only before the first
  *  transfer. FERRY_RC_STATE after it, FERRY_RC_IO if no thread starts. */
-int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
+FERRY_API int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
 /** Your own full JID, once bound: needed before offering (and it starts
  *  component discovery). */
-int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);
+FERRY_API int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);
 /** The component's JID. Without it, libferry asks your server (disco#items,
  *  then disco#info of each item) and uses "ferry." + your domain until one
  *  answers. */
-int ferry_set_component(ferry_ctx_t *ctx, const char *jid);
+FERRY_API int ferry_set_component(ferry_ctx_t *ctx, const char *jid);
 /** The component in use (NULL before ferry_set_jid()). */
-const char *ferry_component(const ferry_ctx_t *ctx);
+FERRY_API const char *ferry_component(const ferry_ctx_t *ctx);
 /** A PEM file of CA certificates trusted for TLS relays, besides the
  *  system's. */
-int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
+FERRY_API int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
 /** Limits in seconds (0 keeps the current value): connect (DNS, TCP and
  *  TLS to the relay, default 10), idle (nothing from the relay, default 60),
  *  stage (each XMPP step: accept, channel, default 120). */
-int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
-                       int stage_s);
+FERRY_API int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
+                                 int stage_s);
 /** The reason of the last failing call on this context. Never NULL. */
-const char *ferry_error(const ferry_ctx_t *ctx);
+FERRY_API const char *ferry_error(const ferry_ctx_t *ctx);
 /** The feature to announce in your disco#info ("urn:xmpp:ferry:0"). */
-const char *ferry_feature(void);
+FERRY_API const char *ferry_feature(void);
 
 /* ---- stanzas in --------------------------------------------------------- */
 
 /** Hand every received <message/> and <iq/> in. 1 when it was Ferry's
  *  (the host should not process it further), 0 when not. */
-int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *stanza);
+FERRY_API int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *stanza);
 /** The same for a serialized stanza. -1 when it does not parse. */
-int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml);
+FERRY_API int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml);
 
 /* ---- the loop ------------------------------------------------------------ */
 
@@ -158,16 +169,17 @@ int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml);
  * it next needs ferry_process() (-1: only when an fd is ready). Returns
  * how many fds it wants, which may be more than max: call again with room.
  */
-int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max,
-              int *timeout_ms);
+FERRY_API int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max,
+                        int *timeout_ms);
 /**
  * Runs the I/O that fds (as returned by poll(), revents set) made ready,
  * the timers that expired and, in thread mode, the events waiting. fds may
  * be NULL. Returns the number of transfers still running.
  */
-int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds);
+FERRY_API int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds,
+                            int nfds);
 /** Number of transfers not yet done. */
-int ferry_active(const ferry_ctx_t *ctx);
+FERRY_API int ferry_active(const ferry_ctx_t *ctx);
 
 /* ---- sending -------------------------------------------------------------- */
 
@@ -208,15 +220,18 @@ typedef struct {
     void *userdata;
 } ferry_sink_t;
 
-/** Offers the file at path to peer (a full JID). *out gets the transfer.
+/** Offers the file at path to peer (a full JID). *out gets the transfer
+ *  (out may be NULL; opts may be NULL for the defaults).
  *  FERRY_RC_INVALID (peer, options), FERRY_RC_IO (file), FERRY_RC_STATE
  *  (no ferry_set_jid yet). */
-int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
-                    const ferry_send_opts_t *opts, ferry_transfer_t **out);
+FERRY_API int ferry_send_file(ferry_ctx_t *ctx, const char *peer,
+                              const char *path, const ferry_send_opts_t *opts,
+                              ferry_transfer_t **out);
 /** Offers the bytes of a source (opts->name names them). The source is
  *  copied; its close() is called when the transfer ends. */
-int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
-               const ferry_send_opts_t *opts, ferry_transfer_t **out);
+FERRY_API int ferry_send(ferry_ctx_t *ctx, const char *peer,
+                         const ferry_source_t *src,
+                         const ferry_send_opts_t *opts, ferry_transfer_t **out);
 
 /* ---- receiving ------------------------------------------------------------ */
 
@@ -224,26 +239,27 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
  *  "name (1).ext" ... when that is taken: libferry never overwrites or
  *  removes a file it did not create. An interrupted transfer of the same
  *  session resumes. ferry_transfer_path() tells the name chosen. */
-int ferry_accept_file(ferry_transfer_t *t, const char *dir);
+FERRY_API int ferry_accept_file(ferry_transfer_t *t, const char *dir);
 /** Accepts an offer into your sink (copied). */
-int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink);
+FERRY_API int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink);
 /** Declines with a reason: declined, busy, too-large, not-acceptable. */
-int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text);
+FERRY_API int ferry_reject(ferry_transfer_t *t, const char *reason,
+                           const char *text);
 /** Cancels at any stage; the peer is told. The done callback follows (at
  *  once, or in thread mode from ferry_process()). */
-int ferry_cancel(ferry_transfer_t *t);
+FERRY_API int ferry_cancel(ferry_transfer_t *t);
 
 /* ---- a transfer ----------------------------------------------------------- */
 
-const char *ferry_transfer_sid(const ferry_transfer_t *t);
+FERRY_API const char *ferry_transfer_sid(const ferry_transfer_t *t);
 /** The peer's JID (full once it answered). */
-const char *ferry_transfer_peer(const ferry_transfer_t *t);
-uint64_t ferry_transfer_size(const ferry_transfer_t *t);
+FERRY_API const char *ferry_transfer_peer(const ferry_transfer_t *t);
+FERRY_API uint64_t ferry_transfer_size(const ferry_transfer_t *t);
 /** Receiver: the final path of a file sink; NULL otherwise. */
-const char *ferry_transfer_path(const ferry_transfer_t *t);
-int ferry_transfer_is_sender(const ferry_transfer_t *t);
-void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
-void *ferry_transfer_userdata(const ferry_transfer_t *t);
+FERRY_API const char *ferry_transfer_path(const ferry_transfer_t *t);
+FERRY_API int ferry_transfer_is_sender(const ferry_transfer_t *t);
+FERRY_API void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
+FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
 
 /* ---- libstrophe adapter ---------------------------------------------------- */
 
@@ -251,17 +267,19 @@ void *ferry_transfer_userdata(const ferry_transfer_t *t);
  * Wires ctx to a libstrophe connection: stanzas go out with xmpp_send(),
  * message and iq handlers feed ferry_handle_stanza(), disco#info queries
  * are answered with ferry_feature(), and ferry_set_jid() is called on
- * login. Call before xmpp_connect_client(); the connection must outlive
- * ctx or be detached first.
+ * login. It takes the connection's socket-option callback (to learn the
+ * XMPP socket; it keeps libstrophe's TCP keepalive and sets TCP_NODELAY).
+ * Call before xmpp_connect_client(); the connection must outlive ctx or be
+ * detached first.
  */
-int ferry_strophe_attach(ferry_ctx_t *ctx, xmpp_conn_t *conn);
-void ferry_strophe_detach(ferry_ctx_t *ctx);
+FERRY_API int ferry_strophe_attach(ferry_ctx_t *ctx, xmpp_conn_t *conn);
+FERRY_API void ferry_strophe_detach(ferry_ctx_t *ctx);
 /**
  * One turn of a loop for a program with nothing else to wait on: polls the
  * XMPP socket and libferry's fds together for at most timeout_ms, then runs
  * libstrophe and libferry.
  */
-void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms);
+FERRY_API void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms);
 
 #ifdef __cplusplus
 }
