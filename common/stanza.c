@@ -254,7 +254,7 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
     return el;
 }
 
-static int valid_name(const char *v)
+int ferry_valid_name(const char *v)
 {
     size_t i, n, chars = 0;
 
@@ -272,7 +272,7 @@ static int valid_name(const char *v)
     return chars <= FERRY_NAME_MAX;
 }
 
-static int valid_media(const char *v)
+int ferry_valid_media(const char *v)
 {
     const char *slash;
     size_t i, n;
@@ -302,14 +302,14 @@ int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
         BAD("sid");
     strcpy(o->sid, v);
     v = xmpp_stanza_get_attribute(el, "name");
-    if (!valid_name(v))
+    if (!ferry_valid_name(v))
         BAD("name");
     strcpy(o->name, v);
     if (parse_u64(xmpp_stanza_get_attribute(el, "size"), FERRY_SIZE_MAX,
                   &o->size) != FERRY_OK)
         BAD("size");
     v = xmpp_stanza_get_attribute(el, "media-type");
-    if (!valid_media(v))
+    if (!ferry_valid_media(v))
         BAD("media-type");
     strcpy(o->media_type, v);
     if (parse_u64(xmpp_stanza_get_attribute(el, "chunk-size"), FERRY_CHUNK_MAX,

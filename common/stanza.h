@@ -66,6 +66,11 @@ int ferry_valid_sid(const char *s);
 /* A plausible JID: 1..3071 bytes, no whitespace or control characters,
  * a non-empty domain part. */
 int ferry_valid_jid(const char *s);
+/* An offered file name: 1..255 characters, no control characters, no '/'
+ * or '\\', not "." or "..". */
+int ferry_valid_name(const char *s);
+/* A media type: type/subtype of token characters. */
+int ferry_valid_media(const char *s);
 /* 1 when s is a full JID (has a resource). */
 int ferry_jid_is_full(const char *s);
 

@@ -149,21 +149,22 @@ void ferry_ctx_free(ferry_ctx_t *ctx)
 
 int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode)
 {
-    if (ctx->transfers != NULL || ctx->mode == mode) {
-        if (ctx->mode == mode)
-            return FERRY_RC_OK;
-        ctx_error(ctx, "the mode is set before the first transfer");
-        return FERRY_RC_STATE;
-    }
-    if (mode == FERRY_MODE_THREAD) {
-        if (worker_start(ctx) != FERRY_OK) {
-            ctx_error(ctx, "cannot start the data thread");
-            return FERRY_RC_IO;
-        }
-    } else if (mode != FERRY_MODE_POLLED) {
+    if (mode != FERRY_MODE_POLLED && mode != FERRY_MODE_THREAD) {
         ctx_error(ctx, "unknown mode");
         return FERRY_RC_INVALID;
     }
+    if (ctx->mode == mode)
+        return FERRY_RC_OK;
+    if (ctx->transfers != NULL) {
+        ctx_error(ctx, "the mode changes only while no transfer exists");
+        return FERRY_RC_STATE;
+    }
+    if (mode == FERRY_MODE_THREAD && worker_start(ctx) != FERRY_OK) {
+        ctx_error(ctx, "cannot start the data thread");
+        return FERRY_RC_IO;
+    }
+    if (mode == FERRY_MODE_POLLED)
+        worker_stop(ctx);
     ctx->mode = mode;
     return FERRY_RC_OK;
 }

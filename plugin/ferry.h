@@ -14,9 +14,11 @@
  *       ferry_fds() then lists one wake-up fd, and ferry_process() (called
  *       when it is readable, or from a timer if you have no fds) delivers
  *       the events on your thread.
- *     Callbacks always run on the thread that calls ferry_process() or the
- *     ferry_* function that caused them; only that thread should call
- *     libferry (a context is not thread-safe).
+ *     The callbacks of ferry_callbacks_t run on the thread that calls
+ *     ferry_process() or the ferry_* function that caused them; only that
+ *     thread should call libferry (a context is not thread-safe). In
+ *     thread mode a source's read() and a sink's write() and finish() run
+ *     on libferry's thread.
  *  3. Transfers read from a source and write to a sink: files by default,
  *     your callbacks otherwise.
  *  4. ferry_strophe_attach() (at the end) wires all of this to a
@@ -129,8 +131,8 @@ FERRY_API ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx,
 /** Cancels transfers still running (the peers are told), stops the
  *  thread, frees everything. Accepts NULL. */
 FERRY_API void ferry_ctx_free(ferry_ctx_t *ctx);
-/** FERRY_MODE_POLLED (default) or FERRY_MODE_THREAD; only before the first
- *  transfer. FERRY_RC_STATE after it, FERRY_RC_IO if no thread starts. */
+/** FERRY_MODE_POLLED (default) or FERRY_MODE_THREAD, while no transfer
+ *  exists (FERRY_RC_STATE otherwise; FERRY_RC_IO if no thread starts). */
 FERRY_API int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
 /** Your own full JID, once bound: needed before offering (and it starts
  *  component discovery). */
@@ -139,13 +141,14 @@ FERRY_API int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);
  *  then disco#info of each item) and uses "ferry." + your domain until one
  *  answers. */
 FERRY_API int ferry_set_component(ferry_ctx_t *ctx, const char *jid);
-/** The component in use (NULL before ferry_set_jid()). */
+/** The component in use (NULL until ferry_set_jid() or
+ *  ferry_set_component()). */
 FERRY_API const char *ferry_component(const ferry_ctx_t *ctx);
 /** A PEM file of CA certificates trusted for TLS relays, besides the
  *  system's. */
 FERRY_API int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file);
-/** Limits in seconds (0 keeps the current value): connect (DNS, TCP and
- *  TLS to the relay, default 10), idle (nothing from the relay, default 60),
+/** Limits in seconds (0 keeps the current value): connect (DNS, TCP, TLS
+ *  and the relay's handshake, default 10), idle (nothing from the relay, default 60),
  *  stage (each XMPP step: accept, channel, default 120). */
 FERRY_API int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s,
                                  int stage_s);
@@ -202,7 +205,8 @@ typedef struct {
 
 /** Reads the data of a transfer. read() fills buf with up to len bytes
  *  starting at offset and returns how many (0 only past the end), or -1.
- *  Offsets only grow, except that a resume may start past 0. */
+ *  Offsets only grow. (A file source also serves resumes and test
+ *  shuffles, which first read it whole from 0 to hash it.) */
 typedef struct {
     ssize_t (*read)(void *userdata, uint64_t offset, void *buf, size_t len);
     void (*close)(void *userdata); /**< optional: the transfer is over */
@@ -210,17 +214,19 @@ typedef struct {
     void *userdata;
 } ferry_source_t;
 
-/** Receives the data of a transfer, in order. write() takes all of len or
- *  returns -1. finish(verified=1) after the whole was verified (make it
- *  durable; -1 fails the transfer); finish(verified=0) when the transfer
- *  failed (discard what was written). */
+/** Receives the data of a transfer, in order. write() takes all of len
+ *  (any return >= 0) or returns -1. finish(verified=1) after the whole was
+ *  verified (make it durable; -1 fails the transfer); finish(verified=0)
+ *  when the transfer failed (discard what was written). finish may be
+ *  NULL. */
 typedef struct {
     int (*write)(void *userdata, const void *buf, size_t len);
     int (*finish)(void *userdata, int verified);
     void *userdata;
 } ferry_sink_t;
 
-/** Offers the file at path to peer (a full JID). *out gets the transfer
+/** Offers the file at path to peer (a full JID; to a bare JID, the first
+ *  resource that accepts wins). *out gets the transfer
  *  (out may be NULL; opts may be NULL for the defaults).
  *  FERRY_RC_INVALID (peer, options), FERRY_RC_IO (file), FERRY_RC_STATE
  *  (no ferry_set_jid yet). */
@@ -265,9 +271,10 @@ FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
 
 /**
  * Wires ctx to a libstrophe connection: stanzas go out with xmpp_send(),
- * message and iq handlers feed ferry_handle_stanza(), disco#info queries
- * are answered with ferry_feature(), and ferry_set_jid() is called on
- * login. It takes the connection's socket-option callback (to learn the
+ * one stanza handler feeds ferry_handle_stanza(), disco#info queries that
+ * are not libferry's are answered with ferry_feature(), and
+ * ferry_strophe_run_once() calls ferry_set_jid() once the JID is bound (a
+ * host with a loop of its own calls ferry_set_jid() itself). It takes the connection's socket-option callback (to learn the
  * XMPP socket; it keeps libstrophe's TCP keepalive and sets TCP_NODELAY).
  * Call before xmpp_connect_client(); the connection must outlive ctx or be
  * detached first.

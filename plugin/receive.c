@@ -20,7 +20,7 @@ static int sink_write(ferry_transfer_t *t, const uint8_t *p, size_t len)
 {
     if (t->sink.file != NULL)
         return rfile_write(t->sink.file, p, len);
-    return t->sink.user.write(t->sink.user.userdata, p, len) == 0
+    return t->sink.user.write(t->sink.user.userdata, p, len) >= 0
                ? FERRY_OK
                : FERRY_ERR_IO;
 }

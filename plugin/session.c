@@ -228,6 +228,14 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
         ctx_error(ctx, "invalid session id");
         return FERRY_RC_INVALID;
     }
+    if ((opts->name != NULL && !ferry_valid_name(opts->name)) ||
+        (opts->media_type != NULL && !ferry_valid_media(opts->media_type))) {
+        ctx_error(ctx, "invalid %s", opts->name != NULL &&
+                                         !ferry_valid_name(opts->name)
+                                         ? "file name"
+                                         : "media type");
+        return FERRY_RC_INVALID;
+    }
     if (opts->chunk_size != 0 && (opts->chunk_size < FERRY_CHUNK_MIN ||
                                   opts->chunk_size > FERRY_CHUNK_MAX)) {
         ctx_error(ctx, "chunk size outside %u..%u", FERRY_CHUNK_MIN,

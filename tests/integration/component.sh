@@ -151,4 +151,23 @@ check "component reconnected after a $SERVER restart" \
     [ "$(grep -c "connected jid=" "$T/component.log")" -ge 2 ]
 probe carol --xml "$(req receiver 1000)" >"$T/after.out"
 check "and serves again (key verifies)" grep -q "1 verified" "$T/after.out"
+# The ferry CLI (libferry on its libstrophe adapter) through this server:
+# a whole transfer, in each requester flow.
+register_user erin erin-pw
+register_user frank frank-pw
+head -c 4194304 /dev/urandom >"$T/cli.bin"
+for flow in receiver sender; do
+    rm -rf "$T/cli-in" && mkdir -p "$T/cli-in"
+    ferry_cli frank recv --dir "$T/cli-in" --accept-from erin@localhost \
+        --timeout 30 2>"$T/cli-$flow.frank.log" &
+    b=$!
+    wait_online "$T/cli-$flow.frank.log"
+    (ferry_cli erin send --requester $flow frank@localhost/cli "$T/cli.bin" \
+        2>"$T/cli-$flow.erin.log")
+    ar=$?
+    wait $b
+    br=$?
+    check "ferry CLI through $SERVER ($flow requests): 4 MiB byte-identical" \
+        eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/cli.bin" "$T/cli-in/cli.bin"'
+done
 finish
