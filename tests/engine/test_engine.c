@@ -1,0 +1,969 @@
+/* libferry's state machine, tested without any XMPP server: two contexts
+ * in one process exchange stanzas through the harness's router, the
+ * component is a stand-in, the relay is the real ferry-relay (or a fake
+ * one for the failure paths). Every case runs in both modes
+ * (FERRY_MODE_POLLED, FERRY_MODE_THREAD: the loop index) and checks that
+ * each transfer ends exactly once, with the status and reason expected. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "frame.h"
+#include "harness.h"
+#include "stanza.h"
+
+#define KiB 1024u
+#define MiB (1024u * 1024u)
+#define WAIT_MS 20000
+/* Files that must still be moving when a test acts: a receiver stopped
+ * at 1 MiB lets up to ~7 MiB pile up in the relay and the loopback
+ * socket buffers (measured), so well beyond that. */
+#define MID_STREAM_SIZE (32 * MiB)
+
+static struct hx *h;
+static struct hx_peer *alice, *bob;
+static char *root;
+
+/* Each test case's temp dir lives under one root per TCase, made and
+ * removed in the runner's process: a failing test exits from its forked
+ * child without any teardown, and its files still go (unless HX_KEEP). */
+static void root_setup(void)
+{
+    const char *parent = getenv("FERRY_TMP");
+
+    root = g_strdup_printf("%s/ferry-engine-XXXXXX", parent ? parent : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    setenv("FERRY_TMP", root, 1);
+}
+
+static void root_teardown(void)
+{
+    char *parent = g_path_get_dirname(root);
+
+    if (getenv("HX_KEEP") == NULL)
+        hx_rmtree(root);
+    setenv("FERRY_TMP", parent, 1);
+    g_free(parent);
+    g_free(root);
+    root = NULL;
+}
+
+#define WAIT_FOR(cond)                                                         \
+    do {                                                                       \
+        int64_t end_ = hx_now_ms() + WAIT_MS;                                  \
+        while (!(cond) && hx_now_ms() < end_)                                  \
+            hx_tick(h, 10);                                                    \
+        ck_assert_msg((cond), "timed out waiting for %s", #cond);              \
+    } while (0)
+
+/* A harness in mode m, alice speaking stanzas, bob XML text, both logged
+ * in and told the component (whose disco#info they have had). */
+static void start(int m, int relay)
+{
+    h = hx_new();
+    ck_assert_ptr_nonnull(h);
+    if (relay)
+        ck_assert_msg(hx_relay_start(h, NULL) == 0, "%s", hx_error(h));
+    alice = hx_peer_new(h, HX_ALICE, m, 0);
+    ck_assert_msg(alice != NULL, "%s", hx_error(h));
+    bob = hx_peer_new(h, HX_BOB, m, 1);
+    ck_assert_msg(bob != NULL, "%s", hx_error(h));
+    hx_tick(h, 0);
+}
+
+static int all_done(void)
+{
+    struct hx_peer *ps[] = {alice, bob};
+    struct hx_xfer *x;
+    guint i, k;
+
+    for (k = 0; k < 2; k++) {
+        if (ps[k]->ctx != NULL && ferry_active(ps[k]->ctx) != 0)
+            return 0;
+        for (i = 0; i < ps[k]->xfers->len; i++) {
+            x = g_ptr_array_index(ps[k]->xfers, i);
+            if (x->ndone == 0)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/* A little more loop, so a second done would show. */
+static void settle(int ms)
+{
+    int64_t end = hx_now_ms() + ms;
+
+    while (hx_now_ms() < end)
+        hx_tick(h, 10);
+}
+
+static void check_done(const struct hx_xfer *x, ferry_status_t st,
+                       const char *reason)
+{
+    ck_assert_ptr_nonnull(x);
+    ck_assert_msg(x->ndone == 1, "%s %s: %d done calls",
+                  x->is_sender ? "sender" : "receiver", x->sid, x->ndone);
+    ck_assert_msg(x->status == st, "%s: status %s (%s), expected %s (%s)",
+                  x->is_sender ? "sender" : "receiver",
+                  ferry_status_name(x->status), x->reason,
+                  ferry_status_name(st), reason);
+    ck_assert_msg(strcmp(x->reason, reason) == 0,
+                  "%s: reason \"%s\", expected \"%s\"",
+                  x->is_sender ? "sender" : "receiver", x->reason, reason);
+    /* Inside done the transfer still exists, and is over. */
+    ck_assert_int_eq(x->cancel_rc_in_done, FERRY_RC_STATE);
+    ck_assert_int_eq(x->answer_rc_in_done, FERRY_RC_STATE);
+}
+
+/* Every transfer either side ever had ended exactly once. */
+static void stop(void)
+{
+    struct hx_peer *ps[] = {alice, bob};
+    guint i, k;
+
+    settle(50);
+    for (k = 0; k < 2; k++)
+        for (i = 0; i < ps[k]->xfers->len; i++) {
+            struct hx_xfer *x = g_ptr_array_index(ps[k]->xfers, i);
+            ck_assert_msg(x->ndone == 1, "%s transfer %s: %d done calls",
+                          ps[k]->jid, x->sid, x->ndone);
+        }
+    hx_free(h);
+    h = NULL;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+    return g_build_filename(dir, name, NULL);
+}
+
+static char *make_file(const char *name, uint64_t size, uint32_t seed)
+{
+    char *p = path_in(hx_dir(h), name);
+
+    ck_assert_int_eq(hx_write_file(p, size, seed), 0);
+    return p;
+}
+
+static int exists(const char *dir, const char *name)
+{
+    char *p = path_in(dir, name);
+    struct stat sb;
+    int r = lstat(p, &sb) == 0;
+
+    g_free(p);
+    return r;
+}
+
+static int has_event(const struct hx_xfer *x, const char *what)
+{
+    char *needle = g_strdup_printf(",%s,", what);
+    char *hay = g_strdup_printf("%s,", x->events->str);
+    int r = strstr(hay, needle) != NULL;
+
+    g_free(needle);
+    g_free(hay);
+    return r;
+}
+
+/* Stanzas routed from `from` to `to` whose text contains `what`. */
+static int logged(const char *from, const char *to, const char *what)
+{
+    const GPtrArray *log = hx_log(h);
+    int n = 0;
+    guint i;
+
+    for (i = 0; i < log->len; i++) {
+        const struct hx_logged *l = g_ptr_array_index(log, i);
+        if ((from == NULL || strcmp(l->from, from) == 0) &&
+            (to == NULL || strcmp(l->to, to) == 0) && strstr(l->xml, what))
+            n++;
+    }
+    return n;
+}
+
+/* The delivery result of the last stanza from `from` to `to` whose text
+ * starts with `start`; -3 if there is none. */
+static int routed_rc(const char *from, const char *to, const char *start)
+{
+    const GPtrArray *log = hx_log(h);
+    guint i;
+
+    for (i = log->len; i-- > 0;) {
+        const struct hx_logged *l = g_ptr_array_index(log, i);
+        if (strcmp(l->from, from) == 0 && strcmp(l->to, to) == 0 &&
+            g_str_has_prefix(l->xml, start))
+            return l->rc;
+    }
+    return -3;
+}
+
+static ferry_send_opts_t opts_chunk(uint32_t chunk)
+{
+    ferry_send_opts_t o;
+
+    memset(&o, 0, sizeof(o));
+    o.chunk_size = chunk;
+    return o;
+}
+
+/* ---- offer, accept, a byte-identical file -------------------------------- */
+
+static void file_round_trip(int m, ferry_requester_t req, int deliver)
+{
+    ferry_send_opts_t o = opts_chunk(0);
+    const char *requester = req == FERRY_REQUESTER_SENDER ? HX_ALICE : HX_BOB;
+    const char *waiter = req == FERRY_REQUESTER_SENDER ? HX_BOB : HX_ALICE;
+    uint64_t size = 3 * MiB + 123;
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(m, 1);
+    src = make_file("photo.jpg", size, 1);
+    o.requester = req;
+    o.deliver = deliver;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert_int_eq(b->accept_rc, FERRY_RC_OK);
+    ck_assert_str_eq(b->offered_name, "photo.jpg");
+    ck_assert_uint_eq(b->offered_size, size);
+    ck_assert_uint_eq(b->offered_chunk, FERRY_CHUNK_DEFAULT);
+    ck_assert_ptr_nonnull(b->path);
+    ck_assert_msg(g_str_has_suffix(b->path, "/photo.jpg"), "%s", b->path);
+    ck_assert(hx_same_file(src, b->path));
+    ck_assert(!exists(bob->dir, "photo.jpg.part"));
+    ck_assert(!exists(bob->dir, "photo.jpg.ferry"));
+    ck_assert_uint_eq(a->progress, size);
+    ck_assert_uint_eq(b->progress, size);
+    ck_assert(has_event(a, "accepted"));
+    ck_assert(has_event(a, "sent"));
+    ck_assert(!has_event(b, "resuming"));
+    ck_assert(has_event(a, "channel") && has_event(b, "channel"));
+    ck_assert(has_event(a, "admitted") && has_event(b, "admitted"));
+    ck_assert(has_event(a, "peer-joined") && has_event(b, "peer-joined"));
+    ck_assert(has_event(b, "first-byte"));
+    /* One channel, asked for by the requester alone. */
+    ck_assert_int_eq(hx_component_served(h), 1);
+    ck_assert_ptr_nonnull(hx_find_iq(h, requester, HX_COMPONENT, FERRY_NS));
+    ck_assert_ptr_null(hx_find_iq(h, waiter, HX_COMPONENT, FERRY_NS));
+    /* With delivery, the component tells the waiter; without, the
+     * requester does. Never both. */
+    ck_assert_int_eq(logged(HX_COMPONENT, waiter, "<channel"), deliver);
+    ck_assert_int_eq(logged(requester, waiter, "<channel"), !deliver);
+    g_free(src);
+    stop();
+}
+
+START_TEST(offer_accept_receiver_requests)
+{
+    file_round_trip(_i, FERRY_REQUESTER_RECEIVER, 0);
+}
+END_TEST
+
+START_TEST(offer_accept_sender_requests)
+{
+    file_round_trip(_i, FERRY_REQUESTER_SENDER, 0);
+}
+END_TEST
+
+/* Only the sender's options say "deliver": a receiver that requests
+ * always sends the channel itself. */
+START_TEST(offer_accept_sender_requests_delivered)
+{
+    file_round_trip(_i, FERRY_REQUESTER_SENDER, 1);
+}
+END_TEST
+
+START_TEST(memory_source_to_memory_sink)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    size_t size = MiB + 7, got;
+    uint8_t *data = malloc(size);
+    const uint8_t *out;
+    struct hx_xfer *a, *b;
+    int verified = -1;
+
+    start(_i, 1);
+    hx_fill(data, size, 7);
+    bob->offer_mode = HX_OFFER_SINK;
+    o.name = "notes.txt";
+    o.media_type = "text/plain";
+    ck_assert_int_eq(hx_send_source(alice, HX_BOB, data, NULL, size, 0, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert_str_eq(b->offered_name, "notes.txt");
+    ck_assert_ptr_null(b->path); /* not a file sink */
+    out = hx_sink_data(b->sink, &got);
+    ck_assert_uint_eq(got, size);
+    ck_assert(memcmp(out, data, size) == 0);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 1);
+    settle(20); /* the source is closed when the transfer is reaped */
+    ck_assert_int_eq(hx_source_closes(a->src), 1);
+    free(data);
+    stop();
+}
+END_TEST
+
+START_TEST(empty_source_arrives_empty)
+{
+    uint8_t one = 0;
+    ferry_send_opts_t o = opts_chunk(0);
+    struct hx_xfer *a, *b;
+    int verified = -1;
+    size_t got;
+
+    start(_i, 1);
+    bob->offer_mode = HX_OFFER_SINK;
+    o.name = "empty";
+    ck_assert_int_eq(hx_send_source(alice, HX_BOB, &one, NULL, 0, 0, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_eq(got, 0);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 1);
+    stop();
+}
+END_TEST
+
+START_TEST(shuffled_chunks_reassemble)
+{
+    ferry_send_opts_t o = opts_chunk(16 * KiB);
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("shuffled.bin", 2 * MiB + 5, 11);
+    o.shuffle = 1;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, b->path));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(same_name_lands_as_name_1)
+{
+    struct hx_xfer *a1, *a2, *b1, *b2;
+    char *one, *two;
+
+    start(_i, 1);
+    one = g_build_filename(hx_dir(h), "one", NULL);
+    two = g_build_filename(hx_dir(h), "two", NULL);
+    ck_assert(mkdir(one, 0700) == 0 && mkdir(two, 0700) == 0);
+    g_free(one);
+    g_free(two);
+    one = g_build_filename(hx_dir(h), "one", "report.txt", NULL);
+    two = g_build_filename(hx_dir(h), "two", "report.txt", NULL);
+    ck_assert_int_eq(hx_write_file(one, 100 * KiB, 21), 0);
+    ck_assert_int_eq(hx_write_file(two, 70 * KiB, 22), 0);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, one, NULL, &a1), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b1 = bob->last_offer;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, two, NULL, &a2), FERRY_RC_OK);
+    WAIT_FOR(all_done() && bob->last_offer != b1);
+    b2 = bob->last_offer;
+    check_done(a1, FERRY_DONE_OK, "");
+    check_done(b1, FERRY_DONE_OK, "");
+    check_done(a2, FERRY_DONE_OK, "");
+    check_done(b2, FERRY_DONE_OK, "");
+    ck_assert_msg(g_str_has_suffix(b1->path, "/report.txt"), "%s", b1->path);
+    ck_assert_msg(g_str_has_suffix(b2->path, "/report (1).txt"), "%s",
+                  b2->path);
+    ck_assert(hx_same_file(one, b1->path));
+    ck_assert(hx_same_file(two, b2->path));
+    g_free(one);
+    g_free(two);
+    stop();
+}
+END_TEST
+
+/* ---- reject and cancel --------------------------------------------------- */
+
+START_TEST(reject_ends_both_sides)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("big.iso", 10 * KiB, 3);
+    bob->offer_mode = HX_OFFER_REJECT;
+    bob->reject_reason = "too-large";
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    ck_assert_int_eq(b->accept_rc, FERRY_RC_OK);
+    check_done(b, FERRY_DONE_REJECTED, "too-large");
+    check_done(a, FERRY_DONE_REJECTED, "too-large");
+    ck_assert_int_eq(hx_component_served(h), 0);
+    ck_assert(!exists(bob->dir, "big.iso"));
+    ck_assert(!exists(bob->dir, "big.iso.part"));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(sender_cancels_while_offered)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("a.bin", 10 * KiB, 4);
+    bob->offer_mode = HX_OFFER_DEFER;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer != NULL);
+    b = bob->last_offer;
+    ck_assert_int_eq(ferry_cancel(a->t), FERRY_RC_OK);
+    check_done(a, FERRY_DONE_CANCELLED, "cancelled"); /* at once */
+    WAIT_FOR(all_done());
+    check_done(b, FERRY_DONE_CANCELLED, "cancelled");
+    ck_assert_int_eq(hx_component_served(h), 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(receiver_cancels_while_deciding)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("a.bin", 10 * KiB, 5);
+    bob->offer_mode = HX_OFFER_DEFER;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer != NULL);
+    b = bob->last_offer;
+    ck_assert_int_eq(ferry_cancel(b->t), FERRY_RC_OK);
+    check_done(b, FERRY_DONE_CANCELLED, "cancelled");
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_CANCELLED, "cancelled");
+    ck_assert_int_eq(hx_component_served(h), 0);
+    ck_assert_int_eq(ferry_active(alice->ctx), 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* Loop index: bit 0 mode, bit 1 the requester (else the waiter) cancels,
+ * index >> 2 the flow: the receiver requests, the sender requests, the
+ * sender requests with delivery. The component holds the request and
+ * answers only after the cancel: its channel (result and delivered
+ * message) must find nothing, not a freed transfer. */
+START_TEST(cancel_while_waiting_for_channel)
+{
+    int flow = _i >> 2, by_sender = flow >= 1,
+        requester_cancels = (_i >> 1) & 1;
+    ferry_send_opts_t o = opts_chunk(0);
+    struct hx_xfer *a, *b, *req, *wait, *who, *other;
+    char *src;
+
+    start(_i & 1, 1);
+    src = make_file("w.bin", 300 * KiB, 6);
+    o.requester = by_sender ? FERRY_REQUESTER_SENDER : FERRY_REQUESTER_RECEIVER;
+    o.deliver = flow == 2;
+    hx_component_mode(h, HX_COMP_HOLD);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_component_held(h) == 1);
+    b = bob->last_offer;
+    ck_assert_ptr_nonnull(b);
+    req = by_sender ? a : b;
+    wait = by_sender ? b : a;
+    who = requester_cancels ? req : wait;
+    other = requester_cancels ? wait : req;
+    ck_assert_ptr_nonnull(who->t);
+    ck_assert_int_eq(ferry_cancel(who->t), FERRY_RC_OK);
+    check_done(who, FERRY_DONE_CANCELLED, "cancelled");
+    WAIT_FOR(all_done());
+    check_done(other, FERRY_DONE_CANCELLED, "cancelled");
+    settle(30); /* both reaped */
+    hx_component_release(h);
+    settle(100);
+    ck_assert_int_eq(hx_component_served(h), 1);
+    /* The late result reached the requester, which no longer knew its id;
+     * a delivered channel reached the waiter, which took it as Ferry's
+     * and dropped it. */
+    ck_assert_int_eq(routed_rc(HX_COMPONENT, req->peer->jid, "<iq"), 0);
+    if (o.deliver)
+        ck_assert_int_eq(routed_rc(HX_COMPONENT, wait->peer->jid, "<message"),
+                         1);
+    ck_assert(!has_event(a, "channel") && !has_event(b, "channel"));
+    ck_assert(!exists(bob->dir, "w.bin") && !exists(bob->dir, "w.bin.part"));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* Bit 0 mode, bit 1: the receiver cancels (else the sender). The gate
+ * stops the transfer mid-stream in either mode. */
+START_TEST(cancel_while_streaming)
+{
+    int receiver = (_i >> 1) & 1;
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = MID_STREAM_SIZE;
+    struct hx_xfer *a, *b, *who;
+    int verified = -1;
+    size_t got;
+    char *src;
+
+    start(_i & 1, 1);
+    src = make_file("s.bin", size, 8);
+    bob->offer_mode = HX_OFFER_SINK;
+    o.name = "s.bin";
+    if (receiver) {
+        bob->sink_stall = MiB;
+        ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    } else
+        ck_assert_int_eq(
+            hx_send_source(alice, HX_BOB, NULL, src, size, MiB, &o, &a),
+            FERRY_RC_OK);
+    WAIT_FOR(hx_gate_hit(h) && bob->last_offer != NULL &&
+             has_event(receiver ? bob->last_offer : a, "peer-joined"));
+    b = bob->last_offer;
+    who = receiver ? b : a;
+    ck_assert_ptr_nonnull(who->t);
+    ck_assert_int_eq(ferry_cancel(who->t), FERRY_RC_OK);
+    /* Told once: a second cancel is refused (in thread mode the transfer
+     * is still there until the data thread lets it go). */
+    if (who->t != NULL)
+        ck_assert_int_eq(ferry_cancel(who->t), FERRY_RC_STATE);
+    hx_gate_open(h);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_CANCELLED, "cancelled");
+    check_done(b, FERRY_DONE_CANCELLED, "cancelled");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_lt(got, size);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(cancel_after_done_returns_state)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("d.bin", 50 * KiB, 9);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    settle(100);
+    /* check_done: ferry_cancel() and ferry_reject() from inside done said
+     * FERRY_RC_STATE, and no second done followed. */
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert_ptr_null(a->t);
+    ck_assert_ptr_null(b->t);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* ---- the other end goes away --------------------------------------------- */
+
+START_TEST(peer_ctx_freed_mid_stream)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("g.bin", MID_STREAM_SIZE, 12);
+    bob->offer_mode = HX_OFFER_SINK;
+    bob->sink_stall = MiB;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_gate_hit(h));
+    b = bob->last_offer;
+    hx_peer_free(alice);
+    /* ferry_ctx_free() ended alice's transfer itself, once. */
+    check_done(a, FERRY_DONE_CANCELLED, "cancelled");
+    hx_gate_open(h);
+    WAIT_FOR(b->ndone == 1 && ferry_active(bob->ctx) == 0);
+    check_done(b, FERRY_DONE_CANCELLED, "cancelled");
+    ck_assert_int_eq(hx_sink_finishes(b->sink, NULL), 1);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(relay_killed_mid_stream)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("k.bin", MID_STREAM_SIZE, 13);
+    bob->offer_mode = HX_OFFER_SINK;
+    bob->sink_stall = MiB;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_gate_hit(h));
+    b = bob->last_offer;
+    hx_relay_kill(h);
+    hx_gate_open(h);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_PEER_GONE, "relay-closed");
+    check_done(b, FERRY_DONE_PEER_GONE, "relay-closed");
+    ck_assert_int_eq(hx_sink_finishes(b->sink, NULL), 1);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* ---- integrity and resume ------------------------------------------------ */
+
+START_TEST(corrupt_chunk_fails_integrity)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    src = make_file("c.bin", MiB, 14);
+    o.corrupt_chunk = 3;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(b, FERRY_DONE_INTEGRITY, "chunk-auth");
+    check_done(a, FERRY_DONE_INTEGRITY, "integrity");
+    ck_assert(!exists(bob->dir, "c.bin"));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+START_TEST(interrupted_transfer_resumes)
+{
+    static const char sid[] = "Rz3v9QkTn2WbL7aP-resume";
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = 4 * MiB + 1000, from = 0;
+    struct hx_xfer *a1, *b1, *a2, *b2;
+    const GPtrArray *log;
+    char *src;
+    guint i;
+
+    start(_i, 1);
+    src = make_file("big.bin", size, 15);
+    o.sid = sid;
+    o.name = "big.bin";
+    /* First attempt: the source stops after 2.5 MiB, bob has written and
+     * acknowledged 2 MiB, alice gives up. */
+    ck_assert_int_eq(
+        hx_send_source(alice, HX_BOB, NULL, src, size, 5 * MiB / 2, &o, &a1),
+        FERRY_RC_OK);
+    WAIT_FOR(hx_gate_hit(h) && bob->last_offer != NULL &&
+             bob->last_offer->progress >= 2 * MiB);
+    b1 = bob->last_offer;
+    ck_assert_int_eq(ferry_cancel(a1->t), FERRY_RC_OK);
+    hx_gate_open(h);
+    WAIT_FOR(all_done());
+    check_done(a1, FERRY_DONE_CANCELLED, "cancelled");
+    check_done(b1, FERRY_DONE_CANCELLED, "cancelled");
+    ck_assert(!exists(bob->dir, "big.bin"));
+    ck_assert(exists(bob->dir, "big.bin.part"));
+    ck_assert(exists(bob->dir, "big.bin.ferry"));
+    /* Second offer, same session id, same name, same directory. */
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a2), FERRY_RC_OK);
+    WAIT_FOR(all_done() && bob->last_offer != b1);
+    b2 = bob->last_offer;
+    check_done(a2, FERRY_DONE_OK, "");
+    check_done(b2, FERRY_DONE_OK, "");
+    ck_assert(has_event(b2, "resuming"));
+    ck_assert_msg(g_str_has_suffix(b2->path, "/big.bin"), "%s", b2->path);
+    ck_assert(hx_same_file(src, b2->path));
+    ck_assert(!exists(bob->dir, "big.bin.part"));
+    ck_assert(!exists(bob->dir, "big.bin.ferry"));
+    /* The accept said where to resume: past chunk 0, at most what was
+     * acknowledged (2 MiB and more, in 64 KiB chunks). */
+    log = hx_log(h);
+    for (i = 0; i < log->len; i++) {
+        const struct hx_logged *l = g_ptr_array_index(log, i);
+        xmpp_stanza_t *el =
+            xmpp_stanza_get_child_by_name_and_ns(l->s, "accept", FERRY_NS);
+        const char *v =
+            el ? xmpp_stanza_get_attribute(el, "resume-from") : NULL;
+        if (v != NULL && strcmp(l->from, HX_BOB) == 0)
+            from = strtoull(v, NULL, 10);
+    }
+    ck_assert_uint_ge(from, MiB / (64 * KiB));
+    ck_assert_uint_lt(from, size / (64 * KiB));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* ---- the component ------------------------------------------------------- */
+
+/* Bit 0 mode, bit 1 the sender requests. */
+START_TEST(component_refuses)
+{
+    int by_sender = (_i >> 1) & 1;
+    ferry_send_opts_t o = opts_chunk(0);
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i & 1, 1);
+    src = make_file("r.bin", 10 * KiB, 16);
+    o.requester = by_sender ? FERRY_REQUESTER_SENDER : FERRY_REQUESTER_RECEIVER;
+    hx_component_mode(h, HX_COMP_REFUSE);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    /* The requester has the component's condition; the other end is
+     * told by a cancel. */
+    check_done(by_sender ? a : b, FERRY_DONE_REFUSED, "quota");
+    check_done(by_sender ? b : a, FERRY_DONE_CANCELLED, "limit");
+    ck_assert(!exists(bob->dir, "r.bin") && !exists(bob->dir, "r.bin.part"));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* No contact may stand in for the server or the component: answers to
+ * the discovery queries and to the channel request count only from where
+ * they were sent. */
+START_TEST(discovery_and_channel_hijack_ignored)
+{
+    ferry_send_opts_t o = opts_chunk(FERRY_CHUNK_MAX);
+    const char *id;
+    struct hx_xfer *a, *b;
+    char *xml, *ch, *src;
+    int m = _i;
+
+    h = hx_new();
+    ck_assert_ptr_nonnull(h);
+    ck_assert_msg(hx_relay_start(h, NULL) == 0, "%s", hx_error(h));
+    hx_preset_component(h, 0);
+    hx_server_answers(h, 0);
+    hx_component_mode(h, HX_COMP_HOLD);
+    hx_component_chunk_max(h, 64 * KiB);
+    alice = hx_peer_new(h, HX_ALICE, m, 0);
+    ck_assert_ptr_nonnull(alice);
+    hx_tick(h, 0);
+    ck_assert_str_eq(ferry_component(alice->ctx), HX_COMPONENT); /* a guess */
+
+    /* disco#items of the server, answered by a stranger. */
+    id = hx_find_iq(h, HX_ALICE, HX_DOMAIN, FERRY_NS_DISCO_ITEMS);
+    ck_assert_ptr_nonnull(id);
+    xml = g_strdup_printf("<iq type='result' id='%s' to='%s'><query xmlns='%s'>"
+                          "<item jid='evil.example.org'/></query></iq>",
+                          id, HX_ALICE, FERRY_NS_DISCO_ITEMS);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 0);
+    g_free(xml);
+    hx_tick(h, 0);
+    ck_assert_int_eq(hx_count_to(h, HX_ALICE, "evil.example.org"), 0);
+    /* The server's own answer counts. */
+    xml = g_strdup_printf("<iq type='result' id='%s' to='%s'><query xmlns='%s'>"
+                          "<item jid='%s'/><item jid='conference.%s'/>"
+                          "</query></iq>",
+                          id, HX_ALICE, FERRY_NS_DISCO_ITEMS, HX_COMPONENT,
+                          HX_DOMAIN);
+    ck_assert_int_eq(hx_inject(h, HX_DOMAIN, xml), 1);
+    g_free(xml);
+    hx_tick(h, 0);
+    ck_assert_ptr_nonnull(
+        hx_find_iq(h, HX_ALICE, HX_COMPONENT, FERRY_NS_DISCO_INFO));
+    id = hx_find_iq(h, HX_ALICE, "conference." HX_DOMAIN, FERRY_NS_DISCO_INFO);
+    ck_assert_ptr_nonnull(id);
+    /* A stranger claims conference.example.org is a Ferry component with
+     * tiny chunks: ignored. */
+    xml = g_strdup_printf(
+        "<iq type='result' id='%s' to='%s'><query xmlns='%s'>"
+        "<feature var='%s'/><x xmlns='%s' type='result'>"
+        "<field var='chunk-size-max'><value>1024</value></field></x>"
+        "</query></iq>",
+        id, HX_ALICE, FERRY_NS_DISCO_INFO, FERRY_NS, FERRY_NS_DATA);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 0);
+    ck_assert_str_eq(ferry_component(alice->ctx), HX_COMPONENT);
+    /* ... and so does ferry.example.org's query id, from the stranger. */
+    id = hx_find_iq(h, HX_ALICE, HX_COMPONENT, FERRY_NS_DISCO_INFO);
+    g_free(xml);
+    xml = g_strdup_printf(
+        "<iq type='result' id='%s' to='%s'><query xmlns='%s'>"
+        "<feature var='%s'/><x xmlns='%s' type='result'>"
+        "<field var='chunk-size-max'><value>1024</value></field></x>"
+        "</query></iq>",
+        id, HX_ALICE, FERRY_NS_DISCO_INFO, FERRY_NS, FERRY_NS_DATA);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 0);
+    g_free(xml);
+    /* The real component answers (64 KiB chunks). */
+    hx_component_release(h);
+    hx_tick(h, 0);
+    ck_assert_str_eq(ferry_component(alice->ctx), HX_COMPONENT);
+
+    /* Now a transfer; alice asks for the channel, the component holds the
+     * request while strangers answer it. */
+    hx_server_answers(h, 1);
+    bob = hx_peer_new(h, HX_BOB, m, 1);
+    ck_assert_ptr_nonnull(bob);
+    WAIT_FOR(hx_find_iq(h, HX_BOB, HX_COMPONENT, FERRY_NS_DISCO_INFO) != NULL);
+    settle(20);
+    src = make_file("h.bin", 200 * KiB, 17);
+    o.requester = FERRY_REQUESTER_SENDER;
+    hx_component_mode(h, HX_COMP_HOLD);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_component_held(h) == 1);
+    b = bob->last_offer;
+    /* The real component's limit was learnt, not the stranger's. */
+    ck_assert_uint_eq(b->offered_chunk, 64 * KiB);
+    id = hx_find_iq(h, HX_ALICE, HX_COMPONENT, FERRY_NS);
+    ck_assert_ptr_nonnull(id);
+    ch = hx_channel_xml(h, a->sid, "127.0.0.1", 9, NULL);
+    xml = g_strdup_printf("<iq type='result' id='%s' to='%s'>%s</iq>", id,
+                          HX_ALICE, ch);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 0);
+    ck_assert_int_eq(hx_inject(h, HX_BOB, xml), 0); /* the peer neither */
+    g_free(xml);
+    /* A channel for bob, "delivered on alice's behalf" by a stranger, or
+     * sent as if the stranger were the partner: Ferry's, and ignored. */
+    g_free(ch);
+    ch = hx_channel_xml(h, a->sid, "127.0.0.1", 9, HX_ALICE);
+    xml = g_strdup_printf("<message to='%s'>%s</message>", HX_BOB, ch);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+    g_free(xml);
+    g_free(ch);
+    ch = hx_channel_xml(h, a->sid, "127.0.0.1", 9, NULL);
+    xml = g_strdup_printf("<message to='%s'>%s</message>", HX_BOB, ch);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+    g_free(xml);
+    g_free(ch);
+    settle(50);
+    ck_assert(!has_event(a, "channel") && !has_event(b, "channel"));
+    ck_assert_int_eq(a->ndone + b->ndone, 0);
+    /* The component answers: the transfer goes through. */
+    hx_component_release(h);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, b->path));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* ---- hostile and dead relays --------------------------------------------- */
+
+/* Bit 0 mode, bit 1: the forged VERIFIED body is all zeros (else random).
+ * A relay cannot make the sender believe in a delivery. */
+START_TEST(forged_verified_is_integrity)
+{
+    struct hx_fake *f = hx_fake_start((_i >> 1) & 1 ? HX_FAKE_VERIFIED_ZEROS
+                                                    : HX_FAKE_VERIFIED_GARBAGE);
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    size_t size = 300 * KiB;
+    uint8_t *data = malloc(size);
+    struct hx_xfer *a, *b;
+    int verified = 0;
+
+    ck_assert_ptr_nonnull(f);
+    start(_i & 1, 0);
+    hx_component_relay(h, "127.0.0.1", hx_fake_port(f), 0);
+    hx_fill(data, size, 18);
+    bob->offer_mode = HX_OFFER_SINK;
+    o.name = "v.bin";
+    ck_assert_int_eq(hx_send_source(alice, HX_BOB, data, NULL, size, 0, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    ck_assert(has_event(a, "sent"));
+    check_done(a, FERRY_DONE_INTEGRITY, "bad-verified");
+    check_done(b, FERRY_DONE_PEER_GONE, "relay-closed");
+    ck_assert_int_gt(hx_fake_frames(f, &verified), 0);
+    ck_assert_int_eq(verified, 1);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, NULL), 1);
+    stop();
+    hx_fake_stop(f);
+    free(data);
+}
+END_TEST
+
+START_TEST(silent_relay_times_out)
+{
+    struct hx_fake *f = hx_fake_start(HX_FAKE_SILENT);
+    struct hx_xfer *a, *b;
+    int64_t t0;
+    char *src;
+
+    ck_assert_ptr_nonnull(f);
+    start(_i, 0);
+    hx_component_relay(h, "127.0.0.1", hx_fake_port(f), 0);
+    ck_assert_int_eq(ferry_set_timeouts(alice->ctx, 1, 1, 0), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_set_timeouts(bob->ctx, 1, 1, 0), FERRY_RC_OK);
+    src = make_file("t.bin", 10 * KiB, 19);
+    t0 = hx_now_ms();
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    ck_assert_int_lt(hx_now_ms() - t0, 4000);
+    b = bob->last_offer;
+    ck_assert(has_event(a, "connected"));
+    check_done(a, FERRY_DONE_TIMEOUT, "relay-handshake-timeout");
+    check_done(b, FERRY_DONE_TIMEOUT, "relay-handshake-timeout");
+    ck_assert(!exists(bob->dir, "t.bin") && !exists(bob->dir, "t.bin.part"));
+    g_free(src);
+    stop();
+    hx_fake_stop(f);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("engine");
+    TCase *flow = tcase_create("flow"), *end = tcase_create("cancel");
+    TCase *gone = tcase_create("gone"), *safety = tcase_create("safety");
+    TCase *all[] = {flow, end, gone, safety};
+    size_t i;
+
+    for (i = 0; i < G_N_ELEMENTS(all); i++) {
+        tcase_set_timeout(all[i], 60);
+        tcase_add_unchecked_fixture(all[i], root_setup, root_teardown);
+    }
+    /* Loop index 0: FERRY_MODE_POLLED, 1: FERRY_MODE_THREAD. */
+    tcase_add_loop_test(flow, offer_accept_receiver_requests, 0, 2);
+    tcase_add_loop_test(flow, offer_accept_sender_requests, 0, 2);
+    tcase_add_loop_test(flow, offer_accept_sender_requests_delivered, 0, 2);
+    tcase_add_loop_test(flow, memory_source_to_memory_sink, 0, 2);
+    tcase_add_loop_test(flow, empty_source_arrives_empty, 0, 2);
+    tcase_add_loop_test(flow, shuffled_chunks_reassemble, 0, 2);
+    tcase_add_loop_test(flow, same_name_lands_as_name_1, 0, 2);
+    tcase_add_loop_test(flow, interrupted_transfer_resumes, 0, 2);
+    tcase_add_loop_test(end, reject_ends_both_sides, 0, 2);
+    tcase_add_loop_test(end, sender_cancels_while_offered, 0, 2);
+    tcase_add_loop_test(end, receiver_cancels_while_deciding, 0, 2);
+    tcase_add_loop_test(end, cancel_while_waiting_for_channel, 0, 12);
+    tcase_add_loop_test(end, cancel_while_streaming, 0, 4);
+    tcase_add_loop_test(end, cancel_after_done_returns_state, 0, 2);
+    tcase_add_loop_test(gone, peer_ctx_freed_mid_stream, 0, 2);
+    tcase_add_loop_test(gone, relay_killed_mid_stream, 0, 2);
+    tcase_add_loop_test(gone, silent_relay_times_out, 0, 2);
+    tcase_add_loop_test(safety, corrupt_chunk_fails_integrity, 0, 2);
+    tcase_add_loop_test(safety, component_refuses, 0, 4);
+    tcase_add_loop_test(safety, discovery_and_channel_hijack_ignored, 0, 2);
+    tcase_add_loop_test(safety, forged_verified_is_integrity, 0, 4);
+    for (i = 0; i < G_N_ELEMENTS(all); i++)
+        suite_add_tcase(s, all[i]);
+    return s;
+}
+
+#include "../unit/runner.h"
