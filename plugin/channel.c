@@ -99,7 +99,7 @@ void channel_request(ferry_transfer_t *t)
     iq = xmpp_iq_new(ctx->x, "set", "x");
     xmpp_stanza_add_child_ex(iq, ferry_request_build(ctx->x, &rq), 0);
     t->st = T_REQUESTING;
-    t->deadline = time(NULL) + ctx->stage_s;
+    t->deadline = ferry_now() + ctx->stage_s;
     iq_send(ctx, iq, ctx->component, IQ_CHANNEL, t);
 }
 
@@ -136,7 +136,7 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
     el = xmpp_stanza_get_child_by_name_and_ns(iq, "channel", FERRY_NS);
     if (el == NULL || ferry_channel_parse(el, &t->ch, &bad) != FERRY_OK ||
         strcmp(t->ch.sid, t->sid) != 0) {
-        transfer_finish(t, FERRY_DONE_REFUSED, "bad-channel");
+        transfer_fail(t, FERRY_DONE_REFUSED, "bad-channel", "bad-value");
         return;
     }
     if (!t->deliver)
@@ -148,14 +148,8 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
 void channel_ready(ferry_transfer_t *t)
 {
     transfer_event(t, "channel");
-    if (t->ch.tls) {
-        t->tls = conn_tls_ctx(t->ctx);
-        if (t->tls == NULL) {
-            transfer_finish(t, FERRY_DONE_IO, "relay-tls-failed");
-            return;
-        }
-        SSL_CTX_up_ref(t->tls);
-    }
+    if (t->ch.tls)
+        t->tls_cache = tls_cache_ref(t->ctx->tls);
     t->st = T_DATA;
     dp_start(t);
 }

@@ -4,6 +4,8 @@
  * pipe; the TCP connect and the TLS handshake are non-blocking and advance
  * on readiness. The caller bounds the whole with its connect deadline. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -21,6 +23,102 @@
 #include "internal.h"
 #include "tls.h"
 
+/* OpenSSL writes with write(2), and a peer that has gone raises SIGPIPE,
+ * which kills a host that does not ignore it. Around TLS calls SIGPIPE is
+ * blocked, and one that the call raised is taken back before unblocking.
+ * Plain sockets use send(MSG_NOSIGNAL). */
+struct nosig {
+    sigset_t old;
+    int pending;
+};
+
+static void nosig_begin(struct nosig *s)
+{
+    sigset_t set, pend;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &set, &s->old);
+    s->pending = sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE);
+}
+
+static void nosig_end(struct nosig *s)
+{
+    struct timespec zero = {0, 0};
+    sigset_t set, pend;
+    int e = errno;
+
+    if (!s->pending && sigpending(&pend) == 0 && sigismember(&pend, SIGPIPE)) {
+        sigemptyset(&set);
+        sigaddset(&set, SIGPIPE);
+        (void)sigtimedwait(&set, NULL, &zero);
+    }
+    pthread_sigmask(SIG_SETMASK, &s->old, NULL);
+    errno = e;
+}
+
+/* The relay's certificate must verify against the system's CAs (plus the
+ * application's relay CA file) for the host named in the channel info.
+ * Loading the CA store takes tens of milliseconds, so it is done once per
+ * context and CA file, on the resolving thread, never on the host's. */
+struct tls_cache {
+    gint refs;
+    GMutex lock;
+    SSL_CTX *c;
+    char *ca;
+};
+
+struct tls_cache *tls_cache_new(const char *ca_file)
+{
+    struct tls_cache *tc = g_new0(struct tls_cache, 1);
+
+    tc->refs = 1;
+    g_mutex_init(&tc->lock);
+    tc->ca = g_strdup(ca_file);
+    return tc;
+}
+
+struct tls_cache *tls_cache_ref(struct tls_cache *tc)
+{
+    g_atomic_int_inc(&tc->refs);
+    return tc;
+}
+
+void tls_cache_unref(struct tls_cache *tc)
+{
+    if (tc == NULL || !g_atomic_int_dec_and_test(&tc->refs))
+        return;
+    SSL_CTX_free(tc->c);
+    g_mutex_clear(&tc->lock);
+    g_free(tc->ca);
+    g_free(tc);
+}
+
+/* A reference to the context (made on first use), or NULL. */
+static SSL_CTX *tls_cache_get(struct tls_cache *tc)
+{
+    SSL_CTX *c;
+
+    g_mutex_lock(&tc->lock);
+    if (tc->c == NULL && (c = SSL_CTX_new(TLS_client_method())) != NULL) {
+        SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+        SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
+                                SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+        SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+        if (SSL_CTX_set_default_verify_paths(c) != 1 ||
+            (tc->ca != NULL &&
+             SSL_CTX_load_verify_locations(c, tc->ca, NULL) != 1))
+            SSL_CTX_free(c);
+        else
+            tc->c = c;
+    }
+    c = tc->c;
+    if (c != NULL)
+        SSL_CTX_up_ref(c);
+    g_mutex_unlock(&tc->lock);
+    return c;
+}
+
 /* Shared by the loop and the resolving thread; the last to let go frees
  * it, so a transfer may end while its lookup still runs. */
 struct resolver {
@@ -30,6 +128,8 @@ struct resolver {
     char port[8];
     struct addrinfo *res;
     int err;
+    struct tls_cache *tc; /* a TLS channel's: its context is made here */
+    SSL_CTX *ssl_ctx;
 };
 
 static void resolver_unref(struct resolver *r)
@@ -38,6 +138,8 @@ static void resolver_unref(struct resolver *r)
         return;
     if (r->res != NULL)
         freeaddrinfo(r->res);
+    SSL_CTX_free(r->ssl_ctx);
+    tls_cache_unref(r->tc);
     close(r->pipe[0]);
     close(r->pipe[1]);
     free(r);
@@ -52,6 +154,8 @@ static gpointer resolve_thread(gpointer p)
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     r->err = getaddrinfo(r->host, r->port, &hints, &r->res);
+    if (r->tc != NULL)
+        r->ssl_ctx = tls_cache_get(r->tc);
     /* The pipe is the memory barrier: the loop reads res after the byte. */
     if (write(r->pipe[1], &one, 1) < 0) {
         /* nothing to do: the loop's deadline ends the wait */
@@ -73,6 +177,8 @@ static int resolver_start(ferry_transfer_t *t)
     }
     g_strlcpy(r->host, t->ch.host, sizeof(r->host));
     snprintf(r->port, sizeof(r->port), "%u", t->ch.port);
+    if (t->ch.tls)
+        r->tc = tls_cache_ref(t->tls_cache);
     r->refs = 2;
     th = g_thread_try_new("ferry-dns", resolve_thread, r, NULL);
     if (th == NULL) {
@@ -117,7 +223,8 @@ static int try_next(ferry_transfer_t *t);
 
 int conn_begin(ferry_transfer_t *t)
 {
-    if (numeric(t)) {
+    /* A TLS channel always goes through the thread, for its context. */
+    if (!t->ch.tls && numeric(t)) {
         t->ds = D_CONNECTING;
         return try_next(t) == 0 ? FERRY_OK : FERRY_ERR_IO;
     }
@@ -173,6 +280,12 @@ int conn_step(ferry_transfer_t *t, const char **why)
         }
         t->ai = t->res->res; /* ours now: the thread is done with it */
         t->res->res = NULL;
+        t->tls = t->res->ssl_ctx;
+        t->res->ssl_ctx = NULL;
+        if (t->ch.tls && t->tls == NULL) {
+            *why = "relay-tls-failed";
+            return FERRY_ERR_CRYPTO;
+        }
         t->ai_next = t->ai;
         resolver_unref(t->res);
         t->res = NULL;
@@ -216,7 +329,10 @@ int conn_step(ferry_transfer_t *t, const char **why)
             return FERRY_OK;
     }
     if (t->ds == D_TLS) {
+        struct nosig ns;
+        nosig_begin(&ns);
         rc = SSL_connect(t->ssl);
+        nosig_end(&ns);
         if (rc == 1)
             return FERRY_OK;
         rc = SSL_get_error(t->ssl, rc);
@@ -248,8 +364,12 @@ int conn_fd(const ferry_transfer_t *t, short *events)
 
 void conn_close(ferry_transfer_t *t)
 {
-    if (t->ssl != NULL && t->ds > D_TLS)
+    if (t->ssl != NULL && t->ds > D_TLS) {
+        struct nosig ns;
+        nosig_begin(&ns);
         (void)SSL_shutdown(t->ssl);
+        nosig_end(&ns);
+    }
     drop_socket(t);
     resolver_unref(t->res);
     t->res = NULL;
@@ -260,16 +380,23 @@ void conn_close(ferry_transfer_t *t)
 
 ssize_t conn_recv(ferry_transfer_t *t, void *p, size_t n)
 {
+    struct nosig ns;
+    ssize_t r;
     int rc;
 
     if (t->ssl == NULL)
         return read(t->sock, p, n);
+    nosig_begin(&ns); /* TLS may write while reading (key update) */
     rc = SSL_read(t->ssl, p, (int)n);
-    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+    r = rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+    nosig_end(&ns);
+    return r;
 }
 
 ssize_t conn_send(ferry_transfer_t *t, const void *p, size_t n)
 {
+    struct nosig ns;
+    ssize_t r;
     int rc;
 
     if (t->sock < 0) {
@@ -277,36 +404,15 @@ ssize_t conn_send(ferry_transfer_t *t, const void *p, size_t n)
         return -1;
     }
     if (t->ssl == NULL)
-        return write(t->sock, p, n);
+        return send(t->sock, p, n, MSG_NOSIGNAL);
+    nosig_begin(&ns);
     rc = SSL_write(t->ssl, p, (int)n);
-    return rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+    r = rc > 0 ? rc : tls_io_result(t->ssl, rc, NULL);
+    nosig_end(&ns);
+    return r;
 }
 
 size_t conn_pending(const ferry_transfer_t *t)
 {
     return t->ssl != NULL && t->ds > D_TLS ? (size_t)SSL_pending(t->ssl) : 0;
-}
-
-/* The relay's certificate must verify against the system's CAs (plus the
- * application's relay CA file) for the host named in the channel info.
- * Made on the host's thread; SSL_new() from the worker is thread-safe. */
-struct ssl_ctx_st *conn_tls_ctx(ferry_ctx_t *ctx)
-{
-    SSL_CTX *c;
-
-    if (ctx->tls_ctx != NULL)
-        return ctx->tls_ctx;
-    if ((c = SSL_CTX_new(TLS_client_method())) == NULL)
-        return NULL;
-    SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
-    SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
-                            SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-    SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
-    if (SSL_CTX_set_default_verify_paths(c) != 1 ||
-        (ctx->relay_ca != NULL &&
-         SSL_CTX_load_verify_locations(c, ctx->relay_ca, NULL) != 1)) {
-        SSL_CTX_free(c);
-        return NULL;
-    }
-    return ctx->tls_ctx = c;
 }

@@ -24,6 +24,14 @@ const char *ferry_rc_name(int rc)
                : "unknown";
 }
 
+time_t ferry_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec;
+}
+
 const char *ferry_feature(void)
 {
     return FERRY_NS;
@@ -97,6 +105,7 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
     ctx->connect_s = CONNECT_S;
     ctx->idle_s = IDLE_S;
     ctx->stage_s = STAGE_S;
+    ctx->tls = tls_cache_new(NULL);
     ctx->iqs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return ctx;
 }
@@ -141,7 +150,7 @@ void ferry_ctx_free(ferry_ctx_t *ctx)
     g_free(ctx->domain);
     g_free(ctx->component);
     g_free(ctx->relay_ca);
-    SSL_CTX_free(ctx->tls_ctx);
+    tls_cache_unref(ctx->tls);
     if (ctx->own_x)
         xmpp_ctx_free(ctx->x);
     free(ctx);
@@ -212,8 +221,9 @@ int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file)
 {
     g_free(ctx->relay_ca);
     ctx->relay_ca = pem_file ? g_strdup(pem_file) : NULL;
-    SSL_CTX_free(ctx->tls_ctx); /* remade with it on the next channel */
-    ctx->tls_ctx = NULL;
+    /* Transfers under way keep the context they have. */
+    tls_cache_unref(ctx->tls);
+    ctx->tls = tls_cache_new(ctx->relay_ca);
     return FERRY_RC_OK;
 }
 
@@ -289,7 +299,7 @@ static void min_timeout(int *timeout_ms, int ms)
 
 int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
 {
-    time_t now = time(NULL);
+    time_t now = ferry_now();
     struct pollfd p;
     int n = 0, to = -1;
     GList *l;
@@ -322,7 +332,7 @@ int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
 
 int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds)
 {
-    time_t now = time(NULL);
+    time_t now = ferry_now();
     GList *l;
     int i;
 

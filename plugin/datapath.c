@@ -63,8 +63,12 @@ void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     conn_close(t);
     /* A receiver keeps .part and its state for a resume, except when it
      * never started. */
-    if (!t->is_sender && st != FERRY_DONE_OK)
+    if (!t->is_sender && st != FERRY_DONE_OK) {
+        /* Keep what a resume can use, with the state that says so. */
+        if (t->sink.file != NULL && t->next > t->resume_from)
+            (void)rfile_save_state(t->sink.file, t->next);
         dp_sink_end(t, t->written > 0 || t->resume_from > 0);
+    }
     dp_emit_done(t, st, reason);
 }
 
@@ -145,7 +149,7 @@ static void start_link(ferry_transfer_t *t, time_t now)
 /* Runs where the data half runs (the host's thread, or the worker). */
 void dp_setup(ferry_transfer_t *t)
 {
-    time_t now = time(NULL);
+    time_t now = ferry_now();
     int rc;
 
     t->sock = -1;
@@ -211,6 +215,8 @@ void dp_free(ferry_transfer_t *t)
     free(t->scratch);
     g_free(t->order);
     SSL_CTX_free(t->tls);
+    tls_cache_unref(t->tls_cache);
+    t->tls_cache = NULL;
     t->aead = NULL;
     t->hash = NULL;
     t->in = t->out = NULL;
@@ -232,7 +238,7 @@ void dp_flush(ferry_transfer_t *t)
             return;
         }
         buf_consume(t->out, (size_t)n);
-        t->last_io = time(NULL);
+        t->last_io = ferry_now();
     }
 }
 
@@ -328,10 +334,13 @@ static void read_frames(ferry_transfer_t *t)
     size_t used;
     uint8_t *p;
     ssize_t n;
-    int rc, rounds;
+    int rc, rounds, max;
 
     /* Bounded rounds so one busy transfer cannot starve the loop. */
-    for (rounds = 0; rounds < READ_ROUNDS && t->ds != D_DONE; rounds++) {
+    /* Bounded too: a slice on the host's thread, more on the worker. */
+    max =
+        t->ctx->mode == FERRY_MODE_THREAD ? READ_ROUNDS : DP_SLICE / READ_SLICE;
+    for (rounds = 0; rounds < max && t->ds != D_DONE; rounds++) {
         if (buf_reserve(t->in, READ_SLICE, &p) != FERRY_OK)
             break;
         n = conn_recv(t, p, READ_SLICE);
@@ -345,7 +354,7 @@ static void read_frames(ferry_transfer_t *t)
                 dp_finish(t, FERRY_DONE_PEER_GONE, "relay-closed");
             break;
         }
-        t->last_io = time(NULL);
+        t->last_io = ferry_now();
         while (t->ds != D_DONE) {
             rc = frame_decode(buf_ptr(t->in), buf_len(t->in), FERRY_FRAME_MAX,
                               &f, &used);

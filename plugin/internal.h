@@ -45,6 +45,7 @@ enum dstate {
 };
 
 struct resolver;
+struct tls_cache;
 struct rfile;
 struct worker;
 
@@ -61,7 +62,7 @@ struct ferry_ctx {
     int disco_queries;  /* disco#info queries sent to server items */
     uint32_t chunk_max; /* the component's chunk-size-max */
     char *relay_ca;
-    struct ssl_ctx_st *tls_ctx; /* made on the first TLS channel */
+    struct tls_cache *tls; /* TLS client context for relays, made lazily */
     int connect_s, idle_s, stage_s;
     GHashTable *iqs;  /* id -> struct pending_iq: iqs awaiting an answer */
     GList *transfers; /* session view: every transfer not yet reaped */
@@ -103,8 +104,9 @@ struct ferry_transfer {
     struct sink sink;
     uint64_t resume_from;
     int shuffle;
-    uint64_t corrupt_chunk; /* 1-based; 0: off */
-    struct ssl_ctx_st *tls; /* a reference, when the channel uses TLS */
+    uint64_t corrupt_chunk;      /* 1-based; 0: off */
+    struct tls_cache *tls_cache; /* a reference, when the channel uses TLS */
+    struct ssl_ctx_st *tls;      /* its context, once made */
     int connect_s, idle_s;
 
     /* ---- the data half ---- */
@@ -139,6 +141,8 @@ struct ferry_transfer {
 };
 
 /* ---- ctx.c ---- */
+/* Seconds on the monotonic clock: deadlines do not move with the date. */
+time_t ferry_now(void);
 void ctx_error(ferry_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sends a stanza through the host and releases it. */
@@ -154,6 +158,10 @@ void transfer_free(ferry_transfer_t *t);
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st,
                      const char *reason);
 void transfer_event(ferry_transfer_t *t, const char *what);
+/* Tells the peer (a cancel with wire_reason, unless it knows already),
+ * then finishes. */
+void transfer_fail(ferry_transfer_t *t, ferry_status_t st, const char *reason,
+                   const char *wire_reason);
 void transfer_progress(ferry_transfer_t *t, uint64_t done);
 ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender);
 int transfer_from_peer(const ferry_transfer_t *t, const char *from);
@@ -199,7 +207,8 @@ void dp_emit_event(ferry_transfer_t *t, const char *what);
 /* Inside the data half: datapath.c drives, send.c and receive.c do the
  * two ends' work. dp_finish() is the one way out: it closes the link,
  * settles the sink and tells the session. */
-#define REORDER_WINDOW 64 /* receiver's cache bound, in chunks */
+#define REORDER_WINDOW 64      /* receiver's cache bound, in chunks */
+#define DP_SLICE (256u * 1024) /* bytes a polled turn reads or seals */
 struct frame;
 void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason);
 void dp_flush(ferry_transfer_t *t);
@@ -222,7 +231,9 @@ void conn_close(ferry_transfer_t *t);
 ssize_t conn_recv(ferry_transfer_t *t, void *p, size_t n);
 ssize_t conn_send(ferry_transfer_t *t, const void *p, size_t n);
 size_t conn_pending(const ferry_transfer_t *t);
-struct ssl_ctx_st *conn_tls_ctx(ferry_ctx_t *ctx);
+struct tls_cache *tls_cache_new(const char *ca_file);
+struct tls_cache *tls_cache_ref(struct tls_cache *tc);
+void tls_cache_unref(struct tls_cache *tc); /* accepts NULL */
 
 /* ---- worker.c: thread mode ---- */
 int worker_start(ferry_ctx_t *ctx);

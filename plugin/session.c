@@ -111,7 +111,7 @@ ferry_transfer_t *transfer_new(ferry_ctx_t *ctx, int is_sender)
     t->ctx = ctx;
     t->is_sender = is_sender;
     t->sock = -1;
-    t->deadline = time(NULL) + ctx->stage_s;
+    t->deadline = ferry_now() + ctx->stage_s;
     t->connect_s = ctx->connect_s;
     t->idle_s = ctx->idle_s;
     ctx->transfers = g_list_append(ctx->transfers, t);
@@ -135,6 +135,22 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
 {
     if (t->st == T_FINISHED)
         return;
+    /* This end never reached the relay: the peer would wait there for
+     * nobody until the relay's timeout; tell it. (A relay lost midway
+     * tells both ends itself.) */
+    if (t->st == T_DATA && st != FERRY_DONE_OK && !t->cancel_sent &&
+        reason != NULL &&
+        (strcmp(reason, "relay-unreachable") == 0 ||
+         strcmp(reason, "relay-unresolved") == 0 ||
+         strcmp(reason, "relay-tls-failed") == 0 ||
+         strcmp(reason, "relay-connect-timeout") == 0 ||
+         strcmp(reason, "relay-tls-timeout") == 0)) {
+        t->cancel_sent = 1;
+        send_message(
+            t->ctx, t->peer,
+            ferry_reason_build(t->ctx->x, "cancel", t->sid, "peer-error", NULL),
+            NULL);
+    }
     /* The data half settles the sink itself; before it, this does. */
     if (t->st != T_DATA && !t->is_sender)
         dp_sink_end(t, t->resume_from > 0);
@@ -142,6 +158,19 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     iq_forget(t->ctx, t);
     if (t->ctx->cb.done)
         t->ctx->cb.done(t, st, reason, t->ctx->ud);
+}
+
+void transfer_fail(ferry_transfer_t *t, ferry_status_t st, const char *reason,
+                   const char *wire_reason)
+{
+    if (!t->cancel_sent && t->peer != NULL) {
+        t->cancel_sent = 1;
+        send_message(
+            t->ctx, t->peer,
+            ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL),
+            NULL);
+    }
+    transfer_finish(t, st, reason);
 }
 
 ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender)
@@ -230,10 +259,10 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
     }
     if ((opts->name != NULL && !ferry_valid_name(opts->name)) ||
         (opts->media_type != NULL && !ferry_valid_media(opts->media_type))) {
-        ctx_error(ctx, "invalid %s", opts->name != NULL &&
-                                         !ferry_valid_name(opts->name)
-                                         ? "file name"
-                                         : "media type");
+        ctx_error(ctx, "invalid %s",
+                  opts->name != NULL && !ferry_valid_name(opts->name)
+                      ? "file name"
+                      : "media type");
         return FERRY_RC_INVALID;
     }
     if (opts->chunk_size != 0 && (opts->chunk_size < FERRY_CHUNK_MIN ||
@@ -353,7 +382,7 @@ static void on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     if (a.has_resume) {
         if (a.resume_from > t->nchunks ||
             (a.resume_from > 0 && !t->src_is_file)) {
-            transfer_finish(t, FERRY_DONE_INTEGRITY, "bad-resume");
+            transfer_fail(t, FERRY_DONE_INTEGRITY, "bad-resume", "bad-value");
             return;
         }
         t->resume_from = a.resume_from;
@@ -363,7 +392,7 @@ static void on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         channel_request(t);
     else {
         t->st = T_WAIT_CHANNEL;
-        t->deadline = time(NULL) + ctx->stage_s;
+        t->deadline = ferry_now() + ctx->stage_s;
     }
 }
 
@@ -436,7 +465,7 @@ static int accept_common(ferry_transfer_t *t)
         channel_request(t);
     else {
         t->st = T_WAIT_CHANNEL;
-        t->deadline = time(NULL) + t->ctx->stage_s;
+        t->deadline = ferry_now() + t->ctx->stage_s;
     }
     return FERRY_RC_OK;
 }
@@ -476,14 +505,28 @@ int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink)
     return accept_common(t);
 }
 
+/* The reject reasons of the XEP ("Offer"), as static strings; NULL for
+ * anything else. */
+static const char *reject_token(const char *r)
+{
+    static const char *const tokens[] = {"declined", "busy", "too-large",
+                                         "not-acceptable"};
+    size_t i;
+
+    for (i = 0; r != NULL && i < sizeof(tokens) / sizeof(tokens[0]); i++)
+        if (strcmp(r, tokens[i]) == 0)
+            return tokens[i];
+    return NULL;
+}
+
 int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text)
 {
     if (t->is_sender || t->st != T_WAIT_USER) {
         ctx_error(t->ctx, "not an offer waiting for an answer");
         return FERRY_RC_STATE;
     }
-    if (reason == NULL || !ferry_valid_sid(reason))
-        reason = "declined"; /* a token: the sid charset fits */
+    if ((reason = reject_token(reason)) == NULL)
+        reason = "declined";
     send_message(t->ctx, t->peer,
                  ferry_reason_build(t->ctx->x, "reject", t->sid, reason, text),
                  NULL);
@@ -527,9 +570,12 @@ static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
         return;
     if (is_reject && t->st != T_OFFERED)
         return;
-    reason = reason && ferry_errcode(reason) >= 0
-                 ? ferry_errname(ferry_errcode(reason))
-                 : (is_reject ? "declined" : "cancelled");
+    if (is_reject)
+        reason = reject_token(reason) ? reject_token(reason) : "declined";
+    else
+        reason = reason && ferry_errcode(reason) >= 0
+                     ? ferry_errname(ferry_errcode(reason))
+                     : "cancelled";
     t->cancel_sent = 1; /* the peer knows */
     if (t->st == T_DATA)
         dp_cancel(t, FERRY_ERR_CANCELLED);
@@ -566,7 +612,7 @@ void session_timers(ferry_ctx_t *ctx, time_t now)
 
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
-        if (t->st >= T_DATA || now <= t->deadline)
+        if (t->st >= T_DATA || now < t->deadline)
             continue;
         if (t->st != T_WAIT_USER)
             send_message(

@@ -136,7 +136,7 @@ static gpointer worker_main(gpointer p)
     int to;
 
     while (!w->quit) {
-        now = time(NULL);
+        now = ferry_now();
         g_array_set_size(fds, 0);
         g_ptr_array_set_size(own, 0);
         pf.fd = w->cmd_fd;
@@ -155,7 +155,7 @@ static gpointer worker_main(gpointer p)
             break;
         run_commands(w);
         release_done(w);
-        now = time(NULL);
+        now = ferry_now();
         for (l = w->owned; l; l = l->next) {
             ferry_transfer_t *t = l->data;
             short rev = 0;
