@@ -15,6 +15,9 @@ skip() {
     echo "profanity: 0 passed, 0 failed"
     exit 77
 }
+# An ASan-instrumented ferry.so cannot load into an uninstrumented
+# Profanity; the plain build runs this.
+[ -n "${FERRY_SANITIZERS:-}" ] && skip "sanitizer build (the plain build runs it)"
 command -v profanity >/dev/null || skip "profanity not installed (apt-get install profanity)"
 command -v tmux >/dev/null || skip "tmux not installed (apt-get install tmux)"
 [ -f "$PLUGIN_SO" ] || skip "ferry.so not built (no profapi.h at configure time, or --without-profanity)"
