@@ -47,7 +47,40 @@ struct run {
     long ticks, over;   /* turns, and gaps over the target */
     double secs;        /* from the offer to both dones */
     const char *last_event;
+    unsigned hist[1001]; /* gaps in 0.1 ms buckets, the last one open */
+    double steal_pct;    /* CPU the hypervisor took meanwhile, of all */
 };
+
+/* steal and total jiffies from /proc/stat: a VM's stolen time makes gaps
+ * that no code in the guest can avoid. */
+static void cpu_jiffies(unsigned long long *steal, unsigned long long *total)
+{
+    unsigned long long v[8] = {0};
+    FILE *f = fopen("/proc/stat", "r");
+    int i;
+
+    *steal = *total = 0;
+    if (f == NULL)
+        return;
+    if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1],
+               &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) == 8) {
+        for (i = 0; i < 8; i++)
+            *total += v[i];
+        *steal = v[7];
+    }
+    fclose(f);
+}
+
+static double p99_ms(const struct run *r)
+{
+    long want = r->ticks - r->ticks / 100, seen = 0;
+    int i;
+
+    for (i = 0; i < 1001; i++)
+        if ((seen += r->hist[i]) >= want)
+            return i / 10.0;
+    return 100.0;
+}
 
 static struct run *cur;
 
@@ -89,7 +122,9 @@ static void host_loop(struct hx *h, struct hx_peer *a, struct hx_peer *b,
                       struct run *r, double limit_s)
 {
     double t0 = now_ms(), prev = t0, t, gap, c0, cpu;
+    unsigned long long st0, tot0, st1, tot1;
 
+    cpu_jiffies(&st0, &tot0);
     cur = r;
     r->last_event = "offer";
     while (!finished(a, b) && now_ms() - t0 < limit_s * 1e3) {
@@ -106,10 +141,13 @@ static void host_loop(struct hx *h, struct hx_peer *a, struct hx_peer *b,
         }
         if (gap > TARGET_MS)
             r->over++;
+        r->hist[gap >= 100.0 ? 1000 : (int)(gap * 10)]++;
         r->ticks++;
         prev = t;
     }
     r->secs = (now_ms() - t0) / 1e3;
+    cpu_jiffies(&st1, &tot1);
+    r->steal_pct = tot1 > tot0 ? 100.0 * (st1 - st0) / (tot1 - tot0) : 0;
     cur = NULL;
 }
 
@@ -126,12 +164,13 @@ static void report(const char *name, int m, const struct run *r,
                    struct hx_xfer *y, const char *extra)
 {
     printf("%-22s %s: host stall max ms: %.2f (target 5 ms: ratio %.2f; "
+           "p99 %.1f ms; cpu steal %.0f%%; "
            "worst after '%s'; %ld turns, %ld over 5 ms; host cpu/turn max "
            "%.2f ms; ferry_process max sender %.2f receiver %.2f ms) "
            "sender %s/%s, receiver %s/%s%s\n",
            name, mode_name(m), r->max_gap_ms, r->max_gap_ms / TARGET_MS,
-           r->max_at ? r->max_at : "-", r->ticks, r->over, r->max_cpu_ms,
-           a->process_ms_max, b->process_ms_max,
+           p99_ms(r), r->steal_pct, r->max_at ? r->max_at : "-", r->ticks,
+           r->over, r->max_cpu_ms, a->process_ms_max, b->process_ms_max,
            x ? ferry_status_name(x->status) : "-",
            x && x->reason[0] ? x->reason : "-",
            y ? ferry_status_name(y->status) : "-",

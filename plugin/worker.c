@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "err.h"
@@ -133,8 +135,14 @@ static gpointer worker_main(gpointer p)
     time_t now;
     GList *l;
     guint i;
-    int to;
+    int to, prio;
 
+    /* Bulk data yields to the host's thread (its UI) when cores are
+     * short: a little less priority for this thread alone. */
+    errno = 0;
+    prio = getpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid));
+    if (errno == 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), prio + 5);
     while (!w->quit) {
         now = ferry_now();
         g_array_set_size(fds, 0);
