@@ -72,6 +72,13 @@ void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     dp_emit_done(t, st, reason);
 }
 
+int dp_slice_over(const ferry_transfer_t *t, gint64 t0, uint64_t bytes)
+{
+    if (t->ctx->mode == FERRY_MODE_THREAD)
+        return 0;
+    return bytes >= DP_SLICE || g_get_monotonic_time() - t0 >= DP_SLICE_US;
+}
+
 /* ---- setup ------------------------------------------------------------ */
 
 static int setup(ferry_transfer_t *t)
@@ -334,13 +341,14 @@ static void read_frames(ferry_transfer_t *t)
     size_t used;
     uint8_t *p;
     ssize_t n;
-    int rc, rounds, max;
+    gint64 t0 = g_get_monotonic_time();
+    int rc, rounds;
 
     /* Bounded rounds so one busy transfer cannot starve the loop. */
     /* Bounded too: a slice on the host's thread, more on the worker. */
-    max =
-        t->ctx->mode == FERRY_MODE_THREAD ? READ_ROUNDS : DP_SLICE / READ_SLICE;
-    for (rounds = 0; rounds < max && t->ds != D_DONE; rounds++) {
+    for (rounds = 0; rounds < READ_ROUNDS && t->ds != D_DONE &&
+                     !dp_slice_over(t, t0, (uint64_t)rounds * READ_SLICE);
+         rounds++) {
         if (buf_reserve(t->in, READ_SLICE, &p) != FERRY_OK)
             break;
         n = conn_recv(t, p, READ_SLICE);

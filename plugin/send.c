@@ -80,14 +80,12 @@ static int put_end(ferry_transfer_t *t)
 void dp_fill(ferry_transfer_t *t)
 {
     size_t need = FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN;
+    gint64 t0 = g_get_monotonic_time();
     uint64_t sealed = 0;
     int rc;
 
-    /* On the host's thread a turn seals about DP_SLICE bytes (at least a
-     * chunk), so the host's loop comes back soon; the socket's POLLOUT
-     * brings the next turn at once. */
     while (t->ds == D_STREAMING && !t->paused && buf_avail(t->out) >= need &&
-           (t->ctx->mode == FERRY_MODE_THREAD || sealed < DP_SLICE)) {
+           !dp_slice_over(t, t0, sealed)) {
         if (t->next == t->nchunks) {
             if (put_end(t) != FERRY_OK) {
                 dp_finish(t, FERRY_DONE_IO, "internal");
