@@ -64,6 +64,37 @@ static int answered_by(const ferry_ctx_t *ctx, const struct pending_iq *p,
 
 static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq);
 
+/* A refusal's condition as a static token (the application may keep the
+ * done reason); anything unknown is "refused". */
+static const char *refusal_token(const char *name)
+{
+    static const char *const known[] = {"quota-exceeded",
+                                        "rate-limited",
+                                        "no-relay",
+                                        "too-large",
+                                        "domain-not-allowed",
+                                        "not-authorized",
+                                        "resource-constraint",
+                                        "policy-violation",
+                                        "not-acceptable",
+                                        "bad-request",
+                                        "service-unavailable",
+                                        "item-not-found",
+                                        "forbidden",
+                                        "internal-server-error",
+                                        "remote-server-not-found",
+                                        "remote-server-timeout",
+                                        "bad-attribute"};
+    size_t i;
+
+    for (i = 0; name != NULL && i < sizeof(known) / sizeof(known[0]); i++)
+        if (strcmp(name, known[i]) == 0)
+            return known[i];
+    if (name != NULL && ferry_errcode(name) >= 0)
+        return ferry_errname(ferry_errcode(name));
+    return "refused";
+}
+
 int iq_answer(ferry_ctx_t *ctx, xmpp_stanza_t *iq)
 {
     const char *id = xmpp_stanza_get_id(iq), *from = xmpp_stanza_get_from(iq);
@@ -130,7 +161,7 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
                                         ferry_errname(FERRY_ERR_LIMIT), NULL),
                      NULL);
         t->cancel_sent = 1;
-        transfer_finish(t, FERRY_DONE_REFUSED, why);
+        transfer_finish(t, FERRY_DONE_REFUSED, refusal_token(why));
         return;
     }
     el = xmpp_stanza_get_child_by_name_and_ns(iq, "channel", FERRY_NS);

@@ -124,12 +124,47 @@ static void reap(ferry_ctx_t *ctx)
     }
 }
 
+static void ctx_destroy(ferry_ctx_t *ctx)
+{
+    ferry_strophe_detach(ctx);
+    g_hash_table_destroy(ctx->iqs);
+    g_free(ctx->jid);
+    g_free(ctx->domain);
+    g_free(ctx->component);
+    g_free(ctx->relay_ca);
+    tls_cache_unref(ctx->tls);
+    if (ctx->own_x)
+        xmpp_ctx_free(ctx->x);
+    free(ctx);
+}
+
+/* Calls into libferry that may run the application's callbacks are
+ * bracketed: a callback may call libferry again, even ferry_ctx_free(),
+ * and nothing is freed until the outermost call leaves. */
+void ctx_enter(ferry_ctx_t *ctx)
+{
+    ctx->in_process++;
+}
+
+int ctx_leave(ferry_ctx_t *ctx)
+{
+    if (--ctx->in_process > 0)
+        return 0;
+    reap(ctx);
+    if (!ctx->free_pending)
+        return 0;
+    ctx_destroy(ctx);
+    return 1;
+}
+
 void ferry_ctx_free(ferry_ctx_t *ctx)
 {
     GList *l;
 
-    if (ctx == NULL)
+    if (ctx == NULL || ctx->closing)
         return;
+    ctx->closing = 1; /* no new transfers from here on */
+    ctx_enter(ctx);
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
         if (t->st != T_FINISHED && !t->cancel_sent)
@@ -142,18 +177,11 @@ void ferry_ctx_free(ferry_ctx_t *ctx)
         ferry_transfer_t *t = l->data;
         if (t->st == T_DATA)
             dp_cancel(t, FERRY_ERR_CANCELLED);
+        else if (t->st != T_FINISHED)
+            transfer_finish(t, FERRY_DONE_CANCELLED, "cancelled");
     }
-    reap(ctx);
-    ferry_strophe_detach(ctx);
-    g_hash_table_destroy(ctx->iqs);
-    g_free(ctx->jid);
-    g_free(ctx->domain);
-    g_free(ctx->component);
-    g_free(ctx->relay_ca);
-    tls_cache_unref(ctx->tls);
-    if (ctx->own_x)
-        xmpp_ctx_free(ctx->x);
-    free(ctx);
+    ctx->free_pending = 1;
+    (void)ctx_leave(ctx);
 }
 
 int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode)
@@ -229,8 +257,9 @@ int ferry_set_relay_ca(ferry_ctx_t *ctx, const char *pem_file)
 
 int ferry_set_timeouts(ferry_ctx_t *ctx, int connect_s, int idle_s, int stage_s)
 {
-    if (connect_s < 0 || idle_s < 0 || stage_s < 0) {
-        ctx_error(ctx, "negative timeout");
+    if (connect_s < 0 || idle_s < 0 || stage_s < 0 || connect_s > 86400 ||
+        idle_s > 86400 || stage_s > 86400) {
+        ctx_error(ctx, "timeouts are 0..86400 seconds");
         return FERRY_RC_INVALID;
     }
     if (connect_s)
@@ -254,7 +283,7 @@ int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
     if (name == NULL)
         return 0;
     type = xmpp_stanza_get_type(s);
-    ctx->in_process++;
+    ctx_enter(ctx);
     if (strcmp(name, "iq") == 0) {
         if (type != NULL &&
             (strcmp(type, "result") == 0 || strcmp(type, "error") == 0))
@@ -270,9 +299,7 @@ int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
             !xmpp_stanza_get_child_by_name_and_ns(s, "delay", "urn:xmpp:delay"))
             session_message(ctx, s);
     }
-    ctx->in_process--;
-    if (!ctx->in_process)
-        reap(ctx);
+    (void)ctx_leave(ctx);
     return mine;
 }
 
@@ -334,9 +361,9 @@ int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds)
 {
     time_t now = ferry_now();
     GList *l;
-    int i;
+    int i, n;
 
-    ctx->in_process++;
+    ctx_enter(ctx);
     if (ctx->mode == FERRY_MODE_THREAD)
         worker_deliver(ctx);
     else
@@ -351,8 +378,6 @@ int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds)
             dp_run(t, rev, now);
         }
     session_timers(ctx, now);
-    ctx->in_process--;
-    if (!ctx->in_process)
-        reap(ctx);
-    return ferry_active(ctx);
+    n = ferry_active(ctx);
+    return ctx_leave(ctx) ? 0 : n;
 }

@@ -126,7 +126,7 @@ static int setup(ferry_transfer_t *t)
         t->scratch = malloc(t->chunk ? t->chunk : 1);
         if (t->cache == NULL || t->scratch == NULL)
             return FERRY_ERR_NOMEM;
-        t->written = t->resume_from * t->chunk;
+        t->written = MIN(t->resume_from * t->chunk, t->size);
     }
     return FERRY_OK;
 }
@@ -143,7 +143,7 @@ static uint64_t prehash_len(const ferry_transfer_t *t)
 {
     if (t->is_sender)
         return t->size;
-    return t->resume_from * t->chunk;
+    return MIN(t->resume_from * t->chunk, t->size);
 }
 
 static void start_link(ferry_transfer_t *t, time_t now)
@@ -281,8 +281,8 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
     case FRAME_PEER_JOINED:
         if (t->ds != D_WAIT_PEER)
             break;
-        dp_emit_event(t, "peer-joined");
         t->ds = t->is_sender ? D_STREAMING : D_RECEIVING;
+        dp_emit_event(t, "peer-joined"); /* may end it (a cancel) */
         break;
     case FRAME_SLOW_DOWN:
         t->paused = 1;
@@ -427,7 +427,7 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
         (buf_len(t->out) > 0 || (t->ds == D_STREAMING && !t->paused)))
         ev |= POLLOUT;
     limit = t->ds <= D_HS ? t->dp_deadline : t->last_io + t->idle_s;
-    ms = limit > now ? (int)(limit - now) * 1000 : 0;
+    ms = limit > now ? (int)MIN(limit - now, 86400) * 1000 : 0;
     if (*timeout_ms < 0 || ms < *timeout_ms)
         *timeout_ms = ms;
     if (fd < 0)

@@ -70,6 +70,8 @@ struct ferry_ctx {
     struct worker *worker; /* thread mode */
     void *strophe;         /* the libstrophe adapter, if attached */
     int in_process;        /* reap only outside callbacks */
+    int closing;           /* ferry_ctx_free() called: no new transfers */
+    int free_pending;      /* free when the outermost call leaves */
 };
 
 /* The receiver's sink, or the sender's source, as the data half sees it. */
@@ -136,6 +138,7 @@ struct ferry_transfer {
     int prog_pending;
     uint64_t prog_value;
     int done_emitted;
+    char *final_path; /* host's copy of the file sink's path */
     ferry_status_t done_st;
     const char *done_reason; /* a static string */
 };
@@ -148,6 +151,10 @@ void ctx_error(ferry_ctx_t *ctx, const char *fmt, ...)
 /* Sends a stanza through the host and releases it. */
 void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s);
 char *ctx_new_id(ferry_ctx_t *ctx); /* g_free it */
+/* Around calls that may run callbacks; ctx_leave() returns 1 when it freed
+ * the context (ferry_ctx_free() was called inside): touch nothing then. */
+void ctx_enter(ferry_ctx_t *ctx);
+int ctx_leave(ferry_ctx_t *ctx);
 /* strophe.c: the adapter's way out, when attached. */
 void strophe_send(ferry_ctx_t *ctx, xmpp_stanza_t *s);
 

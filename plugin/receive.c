@@ -96,6 +96,11 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
     if (!t->first_byte) {
         t->first_byte = 1;
         dp_emit_event(t, "first-byte");
+        if (t->ds == D_DONE) { /* the application cancelled */
+            if (plain != t->scratch)
+                free(plain);
+            return;
+        }
     }
     if (f->number != t->next) {
         /* The window was checked above: this cannot be refused. */
@@ -142,6 +147,9 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
         dp_fail_integrity(t, "hash-mismatch");
         return;
     }
+    dp_emit_progress(t, t->written);
+    if (t->ds == D_DONE)
+        return; /* the application cancelled: nothing is committed */
     /* Durable first, then visible under its final name. */
     if (t->sink.file != NULL)
         rc = rfile_commit(t->sink.file);
@@ -164,6 +172,5 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
                             sealed) == FERRY_OK)
         frame_put_verified(t->out, sealed);
     dp_flush(t);
-    dp_emit_progress(t, t->written);
     dp_finish(t, FERRY_DONE_OK, NULL);
 }

@@ -43,7 +43,7 @@ uint64_t ferry_transfer_size(const ferry_transfer_t *t)
 
 const char *ferry_transfer_path(const ferry_transfer_t *t)
 {
-    return t->sink.file ? rfile_path(t->sink.file) : NULL;
+    return t->final_path;
 }
 
 int ferry_transfer_is_sender(const ferry_transfer_t *t)
@@ -128,6 +128,7 @@ void transfer_free(ferry_transfer_t *t)
     ferry_wipe(t->ch.key, sizeof(t->ch.key));
     g_free(t->peer);
     g_free(t->iq_id);
+    g_free(t->final_path);
     free(t);
 }
 
@@ -155,6 +156,11 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->st != T_DATA && !t->is_sender)
         dp_sink_end(t, t->resume_from > 0);
     t->st = T_FINISHED;
+    /* The data half is done with the sink: its final name is settled. */
+    if (t->sink.file != NULL) {
+        g_free(t->final_path);
+        t->final_path = g_strdup(rfile_path(t->sink.file));
+    }
     iq_forget(t->ctx, t);
     if (t->ctx->cb.done)
         t->ctx->cb.done(t, st, reason, t->ctx->ud);
@@ -241,8 +247,10 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
     }
     if (out != NULL)
         *out = NULL;
-    if (ctx->jid == NULL) {
-        ctx_error(ctx, "not logged in: call ferry_set_jid() first");
+    if (ctx->jid == NULL || ctx->component == NULL || ctx->closing) {
+        ctx_error(ctx, ctx->closing ? "the context is being freed"
+                                    : "not logged in: call ferry_set_jid() "
+                                      "first");
         return FERRY_RC_STATE;
     }
     if (peer == NULL || !ferry_valid_jid(peer)) {
@@ -407,6 +415,22 @@ static void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr)
                                     "bad-attribute", attr, text));
 }
 
+#define PENDING_MAX 64     /* offers waiting for the user, in all */
+#define PENDING_PER_PEER 8 /* ... and from one bare JID */
+
+static int pending_offers(ferry_ctx_t *ctx, const char *from)
+{
+    GList *l;
+    int n = 0;
+
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st == T_WAIT_USER && (from == NULL || same_bare(t->peer, from)))
+            n++;
+    }
+    return n;
+}
+
 static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
 {
     const char *from = xmpp_stanza_get_from(m), *bad = NULL;
@@ -414,7 +438,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     ferry_offer_info_t info;
     ferry_transfer_t *t;
 
-    if (from == NULL || !ferry_jid_is_full(from))
+    if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
         return;
     if (ferry_offer_parse(el, &o, &bad) != FERRY_OK) {
         reply_bad(ctx, m, bad);
@@ -422,6 +446,19 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     }
     if (transfer_find(ctx, o.sid, 0) != NULL)
         return; /* a duplicate */
+    /* Offers waiting for the user are bounded, in all and per sender, so
+     * strangers cannot flood the application; the rest are declined before
+     * it sees them. Without a JID and a component no channel can come. */
+    if (ctx->jid == NULL || ctx->component == NULL || ctx->closing ||
+        pending_offers(ctx, NULL) >= PENDING_MAX ||
+        pending_offers(ctx, from) >= PENDING_PER_PEER) {
+        send_message(ctx, from,
+                     ferry_reason_build(ctx->x, "reject", o.sid, "busy",
+                                        ctx->jid ? "too many offers waiting"
+                                                 : "not ready"),
+                     NULL);
+        return;
+    }
     if ((t = transfer_new(ctx, 0)) == NULL)
         return;
     strcpy(t->sid, o.sid);
@@ -488,7 +525,11 @@ int ferry_accept_file(ferry_transfer_t *t, const char *dir)
         return strcmp(why, "name-taken") == 0 ? FERRY_RC_EXISTS : FERRY_RC_IO;
     }
     t->resume_from = resume;
-    return accept_common(t);
+    t->final_path = g_strdup(rfile_path(t->sink.file));
+    ctx_enter(t->ctx);
+    rc = accept_common(t);
+    (void)ctx_leave(t->ctx); /* the caller holds the context */
+    return rc;
 }
 
 int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink)
@@ -530,25 +571,31 @@ int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text)
     send_message(t->ctx, t->peer,
                  ferry_reason_build(t->ctx->x, "reject", t->sid, reason, text),
                  NULL);
+    ctx_enter(t->ctx);
     transfer_finish(t, FERRY_DONE_REJECTED, reason);
+    (void)ctx_leave(t->ctx);
     return FERRY_RC_OK;
 }
 
 int ferry_cancel(ferry_transfer_t *t)
 {
+    ferry_ctx_t *ctx;
+
     if (t->st == T_FINISHED || t->cancel_sent) {
         ctx_error(t->ctx, "transfer already ending");
         return FERRY_RC_STATE;
     }
+    ctx = t->ctx;
     t->cancel_sent = 1;
     send_message(
-        t->ctx, t->peer,
-        ferry_reason_build(t->ctx->x, "cancel", t->sid, "cancelled", NULL),
-        NULL);
+        ctx, t->peer,
+        ferry_reason_build(ctx->x, "cancel", t->sid, "cancelled", NULL), NULL);
+    ctx_enter(ctx);
     if (t->st == T_DATA)
         dp_cancel(t, FERRY_ERR_CANCELLED);
     else
         transfer_finish(t, FERRY_DONE_CANCELLED, "cancelled");
+    (void)ctx_leave(ctx); /* t may be gone from here on */
     return FERRY_RC_OK;
 }
 

@@ -927,6 +927,121 @@ START_TEST(silent_relay_times_out)
 }
 END_TEST
 
+/* An offer that arrives before the host told libferry its JID (stanzas
+ * read in the same turn as the bind) is declined, never accepted into a
+ * channel request with no component (that crashed). */
+static int early_offers;
+static GString *early_out;
+
+static void early_send_xml(const char *xml, void *ud)
+{
+    (void)ud;
+    g_string_append(early_out, xml);
+}
+
+static void early_offer(ferry_transfer_t *t, const ferry_offer_info_t *o,
+                        void *ud)
+{
+    (void)o;
+    (void)ud;
+    early_offers++;
+    ferry_reject(t, "declined", NULL);
+}
+
+START_TEST(offer_before_login_is_declined)
+{
+    ferry_callbacks_t cb = {NULL, early_send_xml, early_offer,
+                            NULL, NULL,           NULL};
+    ferry_ctx_t *c = ferry_ctx_new(NULL, &cb, NULL);
+
+    early_out = g_string_new(NULL);
+    early_offers = 0;
+    ck_assert_int_eq(
+        ferry_handle_xml(
+            c, "<message from='alice@example.org/a' to='bob@example.org/b'>"
+               "<offer xmlns='urn:xmpp:ferry:0' sid='early-1' name='x.bin' "
+               "size='10' media-type='application/octet-stream' "
+               "chunk-size='1024' requester='receiver' "
+               "key='AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE='/>"
+               "</message>"),
+        1);
+    ck_assert_int_eq(early_offers, 0);
+    ck_assert_int_eq(ferry_active(c), 0);
+    ck_assert_ptr_nonnull(strstr(early_out->str, "reason=\"busy\""));
+    ferry_ctx_free(c);
+    g_string_free(early_out, TRUE);
+}
+END_TEST
+
+/* One sender cannot keep more than 8 offers waiting for the user: the rest
+ * are declined "busy" before the application sees them. */
+START_TEST(offers_beyond_the_cap_are_declined_busy)
+{
+    struct hx_xfer *a[12];
+    char *src;
+    int i, busy, pending;
+
+    start(_i, 1);
+    src = make_file("f.bin", 1 * KiB, 9);
+    bob->offer_mode = HX_OFFER_DEFER;
+    for (i = 0; i < 12; i++)
+        ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a[i]),
+                         FERRY_RC_OK);
+    for (busy = 0; busy < 4;) {
+        hx_tick(h, 10);
+        for (i = 0, busy = 0; i < 12; i++)
+            busy += a[i]->ndone == 1 && a[i]->status == FERRY_DONE_REJECTED &&
+                    strcmp(a[i]->reason, "busy") == 0;
+        ck_assert_int_le(bob->xfers->len, 8);
+    }
+    settle(100);
+    ck_assert_int_eq(bob->xfers->len, 8);
+    for (i = 0, pending = 0; i < 12; i++)
+        if (a[i]->ndone == 0) {
+            pending++;
+            ck_assert_int_eq(ferry_cancel(a[i]->t), FERRY_RC_OK);
+        }
+    ck_assert_int_eq(pending, 8);
+    WAIT_FOR(all_done());
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* A receiver that cancels from its "first-byte" event gets nothing written
+ * after that, and no progress, in polled mode, where the callback runs in
+ * the data path's own turn. */
+static void cancel_on_first_byte(struct hx_xfer *x, const char *what, void *arg)
+{
+    (void)arg;
+    if (strcmp(what, "first-byte") == 0 && x->t != NULL)
+        ck_assert_int_eq(ferry_cancel(x->t), FERRY_RC_OK);
+}
+
+START_TEST(cancel_in_an_event_stops_the_data)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+    size_t len = 1;
+
+    start(_i, 1);
+    src = make_file("g.bin", 4 * MiB, 10);
+    bob->offer_mode = HX_OFFER_SINK;
+    bob->event_hook = cancel_on_first_byte;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(b, FERRY_DONE_CANCELLED, "cancelled");
+    if (_i == 0) {
+        (void)hx_sink_data(b->sink, &len);
+        ck_assert_uint_eq(len, 0);
+        ck_assert_int_eq(b->nprogress, 0);
+    }
+    g_free(src);
+    stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
@@ -961,6 +1076,9 @@ static Suite *suite(void)
     tcase_add_loop_test(safety, component_refuses, 0, 4);
     tcase_add_loop_test(safety, discovery_and_channel_hijack_ignored, 0, 2);
     tcase_add_loop_test(safety, forged_verified_is_integrity, 0, 4);
+    tcase_add_test(safety, offer_before_login_is_declined);
+    tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
+    tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;
