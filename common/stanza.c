@@ -2,6 +2,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <glib.h>
+
 #include "codec.h"
 #include "err.h"
 #include "frame.h"
@@ -257,10 +259,12 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
 int ferry_valid_name(const char *v)
 {
     size_t i, n, chars = 0;
+    const char *p;
 
     if (v == NULL || (n = strlen(v)) == 0 || n > FERRY_NAME_MAX * 4)
         return 0;
-    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 ||
+        !g_utf8_validate(v, (gssize)n, NULL))
         return 0;
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
@@ -268,6 +272,15 @@ int ferry_valid_name(const char *v)
             return 0;
         if ((c & 0xc0) != 0x80)
             chars++;
+    }
+    /* C1 controls (a terminal reads U+009B as CSI) and the bidi marks,
+     * embeddings, overrides and isolates that make "exe.jpg" read as
+     * "gpj.exe" are refused too. */
+    for (p = v; *p; p = g_utf8_next_char(p)) {
+        gunichar u = g_utf8_get_char(p);
+        if ((u >= 0x80 && u <= 0x9f) || u == 0x200e || u == 0x200f ||
+            (u >= 0x202a && u <= 0x202e) || (u >= 0x2066 && u <= 0x2069))
+            return 0;
     }
     return chars <= FERRY_NAME_MAX;
 }

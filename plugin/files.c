@@ -180,6 +180,7 @@ int rfile_open(const char *dir, const char *name, const char *sid,
 {
     struct rfile *f = NULL;
     int r = FERRY_ERR_BAD_VALUE, got, e;
+    char *safe = NULL;
     unsigned n;
 
     *out = NULL;
@@ -204,6 +205,13 @@ int rfile_open(const char *dir, const char *name, const char *sid,
     *why = "dir";
     if ((f->rf_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out;
+    /* A received file is never hidden (".profile", ".bashrc" in a home
+     * directory) and never reads as an option ("-rf"): such names get a
+     * leading '_'. */
+    if (name[0] == '.' || name[0] == '-') {
+        safe = g_strconcat("_", name, NULL);
+        name = safe;
+    }
     split_name(name, &f->rf_stem, &f->rf_ext);
     /* A received file never takes a name that is another one's .part or
      * state file: a sender could otherwise deliver "X.part" and "X.ferry"
@@ -243,6 +251,7 @@ int rfile_open(const char *dir, const char *name, const char *sid,
 out:
     e = errno;
     rfile_free(f);
+    g_free(safe);
     errno = e;
     return r;
 }

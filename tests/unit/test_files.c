@@ -172,6 +172,14 @@ START_TEST(delivered_files_never_take_a_companion_name)
 }
 END_TEST
 
+START_TEST(hidden_or_option_like_names_get_a_leading_underscore)
+{
+    deliver(".profile", SID, "p", "_.profile");
+    deliver("-rf", "other-sid", "r", "_-rf");
+    ck_assert_int_eq(entries(), 2);
+}
+END_TEST
+
 START_TEST(a_foreign_part_file_is_neither_overwritten_nor_deleted)
 {
     struct rfile *f;
@@ -438,7 +446,7 @@ START_TEST(a_number_goes_before_the_last_extension)
     static const char *name[] = {"photo.jpg", "archive.tar.gz", ".profile",
                                  "README",    "a.b.",           "sp ace.x y"};
     static const char *want[] = {"photo (1).jpg", "archive.tar (1).gz",
-                                 ".profile (1)",  "README (1)",
+                                 "_.profile",     "README (1)",
                                  "a.b (1).",      "sp ace (1).x y"};
     struct rfile *f;
     size_t i;
@@ -566,6 +574,7 @@ static Suite *suite(void)
     tcase_add_test(tc, long_names_are_cut_to_fit_with_their_extension);
     tcase_add_test(tc, writes_past_the_offered_size_are_refused);
     tcase_add_test(tc, delivered_files_never_take_a_companion_name);
+    tcase_add_test(tc, hidden_or_option_like_names_get_a_leading_underscore);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -97,6 +97,11 @@ START_TEST(every_bad_offer_attribute_is_named)
         {"name", ".."},
         {"name", "a\\b"},
         {"name", ""},
+        {"name", "invoice\xe2\x80\xaegpj.exe"}, /* U+202E override */
+        {"name", "a\xe2\x81\xa6"
+                 "b"}, /* U+2066 isolate */
+        {"name", "a\xc2\x9b"
+                 "2J"}, /* U+009B, a CSI */
         {"size", "-1"},
         {"size", "9223372036854775808"},
         {"size", "01"},
