@@ -173,6 +173,8 @@ void transfer_progress(ferry_transfer_t *t, uint64_t done);
 ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender);
 int transfer_from_peer(const ferry_transfer_t *t, const char *from);
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
+/* offer.c: the sender's side (ferry_send*, the peer's <accept/>). */
+void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
                   const char *body);

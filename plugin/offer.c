@@ -1,0 +1,207 @@
+/* libferry: the sender's side of the session (XEP draft, "Offer"):
+ * offering a file or a source, and the receiver's acceptance of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "codec.h"
+#include "err.h"
+#include "frame.h"
+#include "internal.h"
+
+static ssize_t file_read(void *ud, uint64_t off, void *buf, size_t len)
+{
+    return pread(GPOINTER_TO_INT(ud) - 1, buf, len, (off_t)off);
+}
+
+static void file_close(void *ud)
+{
+    close(GPOINTER_TO_INT(ud) - 1);
+}
+
+static void make_sid(char sid[65])
+{
+    uint8_t rnd[12];
+
+    ferry_random(rnd, sizeof(rnd));
+    b64_encode(rnd, sizeof(rnd), sid);
+    for (char *p = sid; *p; p++)
+        if (*p == '+' || *p == '/')
+            *p = *p == '+' ? '-' : '_';
+}
+
+int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
+               const ferry_send_opts_t *opts, ferry_transfer_t **out)
+{
+    ferry_send_opts_t def;
+    ferry_transfer_t *t;
+    struct ferry_offer o;
+    char body[1600];
+    uint32_t max;
+
+    if (opts == NULL) {
+        memset(&def, 0, sizeof(def));
+        opts = &def;
+    }
+    if (out != NULL)
+        *out = NULL;
+    if (ctx->jid == NULL || ctx->component == NULL || ctx->closing) {
+        ctx_error(ctx, ctx->closing ? "the context is being freed"
+                                    : "not logged in: call ferry_set_jid() "
+                                      "first");
+        return FERRY_RC_STATE;
+    }
+    if (peer == NULL || !ferry_valid_jid(peer)) {
+        ctx_error(ctx, "invalid peer JID");
+        return FERRY_RC_INVALID;
+    }
+    if (src == NULL || src->read == NULL || src->size > FERRY_SIZE_MAX) {
+        ctx_error(ctx, "invalid source (a read callback and a size)");
+        return FERRY_RC_INVALID;
+    }
+    if (opts->sid != NULL && !ferry_valid_sid(opts->sid)) {
+        ctx_error(ctx, "invalid session id");
+        return FERRY_RC_INVALID;
+    }
+    if ((opts->name != NULL && !ferry_valid_name(opts->name)) ||
+        (opts->media_type != NULL && !ferry_valid_media(opts->media_type))) {
+        ctx_error(ctx, "invalid %s",
+                  opts->name != NULL && !ferry_valid_name(opts->name)
+                      ? "file name"
+                      : "media type");
+        return FERRY_RC_INVALID;
+    }
+    if (opts->chunk_size != 0 && (opts->chunk_size < FERRY_CHUNK_MIN ||
+                                  opts->chunk_size > FERRY_CHUNK_MAX)) {
+        ctx_error(ctx, "chunk size outside %u..%u", FERRY_CHUNK_MIN,
+                  FERRY_CHUNK_MAX);
+        return FERRY_RC_INVALID;
+    }
+    if ((t = transfer_new(ctx, 1)) == NULL) {
+        ctx_error(ctx, "out of memory");
+        return FERRY_RC_NOMEM;
+    }
+    t->src = *src;
+    t->peer = g_strdup(peer);
+    t->size = src->size;
+    /* The channel's relay takes frames up to the component's announced
+     * chunk-size-max; 262144 is what every deployment accepts. */
+    max = ctx->chunk_max ? ctx->chunk_max : FERRY_CHUNK_DEFAULT;
+    t->chunk = opts->chunk_size ? opts->chunk_size : FERRY_CHUNK_DEFAULT;
+    if (t->chunk > max)
+        t->chunk = max;
+    t->nchunks = (t->size + t->chunk - 1) / t->chunk;
+    t->requester =
+        opts->requester == FERRY_REQUESTER_SENDER ? ROLE_SENDER : ROLE_RECEIVER;
+    t->deliver = opts->deliver;
+    t->shuffle = opts->shuffle;
+    t->corrupt_chunk = opts->corrupt_chunk;
+    if (opts->sid)
+        g_strlcpy(t->sid, opts->sid, sizeof(t->sid));
+    else
+        make_sid(t->sid);
+    g_strlcpy(t->name, opts->name && opts->name[0] ? opts->name : "file",
+              sizeof(t->name));
+    g_strlcpy(t->media,
+              opts->media_type ? opts->media_type : "application/octet-stream",
+              sizeof(t->media));
+    ferry_x25519_keygen(t->my_priv, t->my_pub);
+    memset(&o, 0, sizeof(o));
+    strcpy(o.sid, t->sid);
+    strcpy(o.name, t->name);
+    o.size = t->size;
+    strcpy(o.media_type, t->media);
+    o.chunk_size = t->chunk;
+    memcpy(o.key, t->my_pub, 32);
+    o.requester = t->requester;
+    snprintf(body, sizeof(body), "%s offers you %s (%llu bytes) with Ferry.",
+             ctx->jid, t->name, (unsigned long long)t->size);
+    send_message(ctx, peer, ferry_offer_build(ctx->x, &o), body);
+    t->st = T_OFFERED;
+    if (out != NULL)
+        *out = t;
+    return FERRY_RC_OK;
+}
+
+int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
+                    const ferry_send_opts_t *opts, ferry_transfer_t **out)
+{
+    ferry_send_opts_t o;
+    ferry_source_t src;
+    ferry_transfer_t *t = NULL;
+    struct stat sb;
+    const char *base;
+    int fd, rc;
+
+    if (out != NULL)
+        *out = NULL;
+    if (path == NULL) {
+        ctx_error(ctx, "no file");
+        return FERRY_RC_INVALID;
+    }
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || fstat(fd, &sb) < 0 ||
+        !S_ISREG(sb.st_mode)) {
+        ctx_error(ctx, "%s: %s", path,
+                  fd < 0 ? strerror(errno) : "not a regular file");
+        if (fd >= 0)
+            close(fd);
+        return FERRY_RC_IO;
+    }
+    if (opts)
+        o = *opts;
+    else
+        memset(&o, 0, sizeof(o));
+    base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (o.name == NULL)
+        o.name = base;
+    memset(&src, 0, sizeof(src));
+    src.read = file_read;
+    src.close = file_close;
+    src.size = (uint64_t)sb.st_size;
+    src.userdata = GINT_TO_POINTER(fd + 1);
+    if ((rc = ferry_send(ctx, peer, &src, &o, &t)) != FERRY_RC_OK) {
+        close(fd);
+        return rc;
+    }
+    t->src_is_file = 1;
+    if (out != NULL)
+        *out = t;
+    return rc;
+}
+
+void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
+{
+    const char *from = xmpp_stanza_get_from(m), *bad;
+    struct ferry_accept a;
+    ferry_transfer_t *t;
+
+    if (ferry_accept_parse(el, &a, &bad) != FERRY_OK)
+        return;
+    t = transfer_find(ctx, a.sid, 1);
+    /* Only the first acceptance of an offer counts (XEP draft, "Offer"). */
+    if (t == NULL || t->st != T_OFFERED || !transfer_from_peer(t, from) ||
+        !ferry_jid_is_full(from))
+        return;
+    g_free(t->peer);
+    t->peer = g_strdup(from);
+    memcpy(t->peer_pub, a.key, 32);
+    if (a.has_resume) {
+        if (a.resume_from > t->nchunks ||
+            (a.resume_from > 0 && !t->src_is_file)) {
+            transfer_fail(t, FERRY_DONE_INTEGRITY, "bad-resume", "bad-value");
+            return;
+        }
+        t->resume_from = a.resume_from;
+    }
+    transfer_event(t, "accepted");
+    if (t->requester == ROLE_SENDER)
+        channel_request(t);
+    else {
+        t->st = T_WAIT_CHANNEL;
+        t->deadline = ferry_now() + ctx->stage_s;
+    }
+}
