@@ -48,6 +48,13 @@ int ferry_valid_jid(const char *s)
     return 1;
 }
 
+int ferry_jid_same_bare(const char *a, const char *b)
+{
+    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
+
+    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
+}
+
 int ferry_jid_is_full(const char *s)
 {
     const char *slash = s ? strchr(s, '/') : NULL;

@@ -71,6 +71,8 @@ int ferry_valid_jid(const char *s);
 int ferry_valid_name(const char *s);
 /* A media type: type/subtype of token characters. */
 int ferry_valid_media(const char *s);
+/* 1 when a and b have the same bare JID (case-insensitive). */
+int ferry_jid_same_bare(const char *a, const char *b);
 /* 1 when s is a full JID (has a resource). */
 int ferry_jid_is_full(const char *s);
 

@@ -25,7 +25,7 @@ void iq_send(ferry_ctx_t *ctx, xmpp_stanza_t *iq, const char *to,
              enum iq_kind kind, ferry_transfer_t *t)
 {
     struct pending_iq *p = g_new0(struct pending_iq, 1);
-    char *id = ctx_new_id(ctx);
+    char *id = g_uuid_string_random();
 
     p->kind = kind;
     g_strlcpy(p->to, to, sizeof(p->to));
@@ -156,12 +156,8 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
                 why = xmpp_stanza_get_name(c);
         }
         /* The peer waits for channel information that will not come. */
-        send_message(t->ctx, t->peer,
-                     ferry_reason_build(t->ctx->x, "cancel", t->sid,
-                                        ferry_errname(FERRY_ERR_LIMIT), NULL),
-                     NULL);
-        t->cancel_sent = 1;
-        transfer_finish(t, FERRY_DONE_REFUSED, refusal_token(why));
+        transfer_fail(t, FERRY_DONE_REFUSED, refusal_token(why),
+                      ferry_errname(FERRY_ERR_LIMIT));
         return;
     }
     el = xmpp_stanza_get_child_by_name_and_ns(iq, "channel", FERRY_NS);
@@ -193,10 +189,7 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     GList *l;
 
     if (ferry_channel_parse(el, &ch, &bad) != FERRY_OK) {
-        char text[96];
-        snprintf(text, sizeof(text), "attribute %s: missing or invalid", bad);
-        ctx_send(ctx, ferry_error_reply(ctx->x, m, FERRY_ERR_BAD_REQUEST,
-                                        "bad-attribute", bad, text));
+        reply_bad(ctx, m, bad);
         return;
     }
     for (l = ctx->transfers; l && t == NULL; l = l->next) {

@@ -51,22 +51,6 @@ const char *ferry_error(const ferry_ctx_t *ctx)
     return ctx->err;
 }
 
-char *ctx_new_id(ferry_ctx_t *ctx)
-{
-    char *id = xmpp_uuid_gen(ctx->x), *r;
-
-    if (id == NULL) {
-        uint8_t rnd[16];
-        ferry_random(rnd, sizeof(rnd));
-        return g_strdup_printf("%016llx%016llx",
-                               *(unsigned long long *)(void *)rnd,
-                               *(unsigned long long *)(void *)(rnd + 8));
-    }
-    r = g_strdup(id);
-    xmpp_free(ctx->x, id);
-    return r;
-}
-
 void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s)
 {
     char *text = NULL;

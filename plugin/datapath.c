@@ -466,6 +466,7 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
             return;
         }
         t->ds = D_HS;
+        t->linked = 1;
         t->last_io = now;
         dp_emit_event(t, "connected");
         return;

@@ -39,13 +39,6 @@ struct rfile {
     int rf_done;                       /* committed or aborted */
 };
 
-static int same_bare(const char *a, const char *b)
-{
-    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
-
-    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
-}
-
 /* "photo.jpg" gives "photo" and ".jpg"; ".profile" and "README" have no
  * extension. An over-long stem is cut at a UTF-8 character boundary. */
 static void split_name(const char *name, char **stem, char **ext)
@@ -149,7 +142,7 @@ static int try_resume(struct rfile *f, uint64_t *next)
     close(fd);
     if (n <= 0 || state_parse(line, (size_t)n, &st) != FERRY_OK ||
         strcmp(st.sid, me->sid) != 0 || st.size != me->size ||
-        st.chunk != me->chunk || !same_bare(st.peer, me->peer) ||
+        st.chunk != me->chunk || !ferry_jid_same_bare(st.peer, me->peer) ||
         st.next > me->size / me->chunk + (me->size % me->chunk != 0))
         return 0;
     /* The last chunk may be short. */

@@ -99,6 +99,7 @@ struct ferry_transfer {
     time_t deadline; /* session stage */
     char *iq_id;     /* channel request in flight */
     int cancel_sent; /* peer already told */
+    int linked;      /* the data half reached the relay (set by it) */
 
     /* ---- set before dp_start(), read-only after ---- */
     ferry_source_t src;
@@ -150,7 +151,6 @@ void ctx_error(ferry_ctx_t *ctx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Sends a stanza through the host and releases it. */
 void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s);
-char *ctx_new_id(ferry_ctx_t *ctx); /* g_free it */
 /* Around calls that may run callbacks; ctx_leave() returns 1 when it freed
  * the context (ferry_ctx_free() was called inside): touch nothing then. */
 void ctx_enter(ferry_ctx_t *ctx);
@@ -173,12 +173,13 @@ void transfer_progress(ferry_transfer_t *t, uint64_t done);
 ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender);
 int transfer_from_peer(const ferry_transfer_t *t, const char *from);
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
+/* A bad-request error (Ferry condition bad-attribute) to the sender of m. */
+void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr);
 /* offer.c: the sender's side (ferry_send*, the peer's <accept/>). */
 void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
                   const char *body);
-int same_bare(const char *a, const char *b);
 
 /* ---- channel.c: iqs libferry sends, matched by random id and sender ---- */
 enum iq_kind { IQ_CHANNEL, IQ_DISCO_ITEMS, IQ_DISCO_INFO, IQ_COMPONENT_INFO };

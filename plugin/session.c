@@ -87,7 +87,7 @@ void transfer_progress(ferry_transfer_t *t, uint64_t done)
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
                   const char *body)
 {
-    char *id = ctx_new_id(ctx);
+    char *id = g_uuid_string_random();
     xmpp_stanza_t *m = xmpp_message_new(ctx->x, NULL, to, id), *hint;
 
     g_free(id);
@@ -132,26 +132,27 @@ void transfer_free(ferry_transfer_t *t)
     free(t);
 }
 
+/* A <cancel/> to the peer, once. */
+static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
+{
+    if (t->cancel_sent || t->peer == NULL)
+        return;
+    t->cancel_sent = 1;
+    send_message(
+        t->ctx, t->peer,
+        ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL),
+        NULL);
+}
+
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
 {
     if (t->st == T_FINISHED)
         return;
-    /* This end never reached the relay: the peer would wait there for
-     * nobody until the relay's timeout; tell it. (A relay lost midway
-     * tells both ends itself.) */
-    if (t->st == T_DATA && st != FERRY_DONE_OK && !t->cancel_sent &&
-        reason != NULL &&
-        (strcmp(reason, "relay-unreachable") == 0 ||
-         strcmp(reason, "relay-unresolved") == 0 ||
-         strcmp(reason, "relay-tls-failed") == 0 ||
-         strcmp(reason, "relay-connect-timeout") == 0 ||
-         strcmp(reason, "relay-tls-timeout") == 0)) {
-        t->cancel_sent = 1;
-        send_message(
-            t->ctx, t->peer,
-            ferry_reason_build(t->ctx->x, "cancel", t->sid, "peer-error", NULL),
-            NULL);
-    }
+    /* The data half ended before it had a link to the relay: the peer
+     * would wait there for nobody until the relay's timeout; tell it. (A
+     * relay lost midway tells both ends itself.) */
+    if (t->st == T_DATA && st != FERRY_DONE_OK && !t->linked)
+        tell_cancel(t, "peer-error");
     /* The data half settles the sink itself; before it, this does. */
     if (t->st != T_DATA && !t->is_sender)
         dp_sink_end(t, t->resume_from > 0);
@@ -169,13 +170,7 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
 void transfer_fail(ferry_transfer_t *t, ferry_status_t st, const char *reason,
                    const char *wire_reason)
 {
-    if (!t->cancel_sent && t->peer != NULL) {
-        t->cancel_sent = 1;
-        send_message(
-            t->ctx, t->peer,
-            ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL),
-            NULL);
-    }
+    tell_cancel(t, wire_reason);
     transfer_finish(t, st, reason);
 }
 
@@ -192,26 +187,18 @@ ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender)
     return NULL;
 }
 
-/* Bare-JID equality, for matching an answer to an offer sent to a bare
- * JID. */
-int same_bare(const char *a, const char *b)
-{
-    size_t la = strcspn(a, "/"), lb = strcspn(b, "/");
-    return la == lb && g_ascii_strncasecmp(a, b, la) == 0;
-}
-
 int transfer_from_peer(const ferry_transfer_t *t, const char *from)
 {
     if (from == NULL || t->peer == NULL)
         return 0;
     if (ferry_jid_is_full(t->peer))
         return strcmp(t->peer, from) == 0;
-    return same_bare(t->peer, from);
+    return ferry_jid_same_bare(t->peer, from);
 }
 
 /* ---- receiving -------------------------------------------------------- */
 
-static void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr)
+void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr)
 {
     char text[96];
 
@@ -230,7 +217,8 @@ static int pending_offers(ferry_ctx_t *ctx, const char *from)
 
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
-        if (t->st == T_WAIT_USER && (from == NULL || same_bare(t->peer, from)))
+        if (t->st == T_WAIT_USER &&
+            (from == NULL || ferry_jid_same_bare(t->peer, from)))
             n++;
     }
     return n;
@@ -292,6 +280,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
 /* The accept message, then the channel: the receiver's half of claims 2-5. */
 static int accept_common(ferry_transfer_t *t)
 {
+    ferry_ctx_t *ctx = t->ctx;
     struct ferry_accept a;
 
     ferry_x25519_keygen(t->my_priv, t->my_pub);
@@ -301,13 +290,20 @@ static int accept_common(ferry_transfer_t *t)
     a.has_resume = t->resume_from > 0;
     a.resume_from = t->resume_from;
     send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a), NULL);
-    if (t->resume_from > 0)
+    if (t->resume_from > 0) {
+        ctx_enter(ctx);
         transfer_event(t, "resuming");
+        if (t->st == T_FINISHED) { /* cancelled from the callback */
+            (void)ctx_leave(ctx);
+            return FERRY_RC_OK;
+        }
+        (void)ctx_leave(ctx); /* the caller holds the context */
+    }
     if (t->requester == ROLE_RECEIVER)
         channel_request(t);
     else {
         t->st = T_WAIT_CHANNEL;
-        t->deadline = ferry_now() + t->ctx->stage_s;
+        t->deadline = ferry_now() + ctx->stage_s;
     }
     return FERRY_RC_OK;
 }
@@ -331,10 +327,7 @@ int ferry_accept_file(ferry_transfer_t *t, const char *dir)
     }
     t->resume_from = resume;
     t->final_path = g_strdup(rfile_path(t->sink.file));
-    ctx_enter(t->ctx);
-    rc = accept_common(t);
-    (void)ctx_leave(t->ctx); /* the caller holds the context */
-    return rc;
+    return accept_common(t);
 }
 
 int ferry_accept_sink(ferry_transfer_t *t, const ferry_sink_t *sink)
@@ -391,10 +384,7 @@ int ferry_cancel(ferry_transfer_t *t)
         return FERRY_RC_STATE;
     }
     ctx = t->ctx;
-    t->cancel_sent = 1;
-    send_message(
-        ctx, t->peer,
-        ferry_reason_build(ctx->x, "cancel", t->sid, "cancelled", NULL), NULL);
+    tell_cancel(t, "cancelled");
     ctx_enter(ctx);
     if (t->st == T_DATA)
         dp_cancel(t, FERRY_ERR_CANCELLED);
@@ -466,11 +456,9 @@ void session_timers(ferry_ctx_t *ctx, time_t now)
         ferry_transfer_t *t = l->data;
         if (t->st >= T_DATA || now < t->deadline)
             continue;
-        if (t->st != T_WAIT_USER)
-            send_message(
-                ctx, t->peer,
-                ferry_reason_build(ctx->x, "cancel", t->sid, "timeout", NULL),
-                NULL);
-        transfer_finish(t, FERRY_DONE_TIMEOUT, "timeout");
+        if (t->st == T_WAIT_USER) /* the user's silence is not news */
+            transfer_finish(t, FERRY_DONE_TIMEOUT, "timeout");
+        else
+            transfer_fail(t, FERRY_DONE_TIMEOUT, "timeout", "timeout");
     }
 }
