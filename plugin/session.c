@@ -1,15 +1,10 @@
 /* libferry: the session half of a transfer (XEP draft, "Offer" and
  * "Accept"): offers, acceptance, rejection, cancellation, and the stage
  * timers. It runs on the host's thread and never touches a socket. */
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "codec.h"
 #include "err.h"
 #include "files.h"
 #include "frame.h"

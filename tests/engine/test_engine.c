@@ -583,19 +583,30 @@ END_TEST
 
 /* ---- the other end goes away --------------------------------------------- */
 
-START_TEST(peer_ctx_freed_mid_stream)
+/* In mode m, alice streams a file to bob's memory sink, which stops taking
+ * data after 1 MiB: returns the source's path once the transfer is
+ * mid-stream. */
+static char *stream_until_gate(int m, const char *name, uint32_t seed,
+                               struct hx_xfer **a, struct hx_xfer **b)
 {
     ferry_send_opts_t o = opts_chunk(64 * KiB);
-    struct hx_xfer *a, *b;
     char *src;
 
-    start(_i, 1);
-    src = make_file("g.bin", MID_STREAM_SIZE, 12);
+    start(m, 1);
+    src = make_file(name, MID_STREAM_SIZE, seed);
     bob->offer_mode = HX_OFFER_SINK;
     bob->sink_stall = MiB;
-    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, a), FERRY_RC_OK);
     WAIT_FOR(hx_gate_hit(h));
-    b = bob->last_offer;
+    *b = bob->last_offer;
+    return src;
+}
+
+START_TEST(peer_ctx_freed_mid_stream)
+{
+    struct hx_xfer *a, *b;
+    char *src = stream_until_gate(_i, "g.bin", 12, &a, &b);
+
     hx_peer_free(alice);
     /* ferry_ctx_free() ended alice's transfer itself, once. */
     check_done(a, FERRY_DONE_CANCELLED, "cancelled");
@@ -610,17 +621,9 @@ END_TEST
 
 START_TEST(relay_killed_mid_stream)
 {
-    ferry_send_opts_t o = opts_chunk(64 * KiB);
     struct hx_xfer *a, *b;
-    char *src;
+    char *src = stream_until_gate(_i, "k.bin", 13, &a, &b);
 
-    start(_i, 1);
-    src = make_file("k.bin", MID_STREAM_SIZE, 13);
-    bob->offer_mode = HX_OFFER_SINK;
-    bob->sink_stall = MiB;
-    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
-    WAIT_FOR(hx_gate_hit(h));
-    b = bob->last_offer;
     hx_relay_kill(h);
     hx_gate_open(h);
     WAIT_FOR(all_done());
