@@ -277,12 +277,16 @@ int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *s)
              c = xmpp_stanza_get_next(c))
             mine = xmpp_stanza_is_tag(c) && xmpp_stanza_get_ns(c) &&
                    strcmp(xmpp_stanza_get_ns(c), FERRY_NS) == 0;
-        /* Errors bounce our own messages; a delayed (XEP-0203) message
-         * belongs to a session that is gone. */
-        if (mine && (type == NULL || strcmp(type, "error") != 0) &&
-            !xmpp_stanza_get_child_by_name_and_ns(s, "delay", "urn:xmpp:delay"))
+        /* Errors bounce our own messages (servers need not return the
+         * payload: match them by id); a delayed (XEP-0203) message belongs
+         * to a session that is gone. */
+        if (type != NULL && strcmp(type, "error") == 0)
+            mine = locate_error(ctx, s) || mine;
+        else if (mine && !xmpp_stanza_get_child_by_name_and_ns(
+                             s, "delay", "urn:xmpp:delay"))
             session_message(ctx, s);
-    }
+    } else if (strcmp(name, "presence") == 0)
+        locate_presence(ctx, s);
     (void)ctx_leave(ctx);
     return mine;
 }
@@ -320,6 +324,8 @@ int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
         if (t->st < T_DATA)
             min_timeout(&to, t->deadline > now ? (int)(t->deadline - now) * 1000
                                                : 0);
+        if (t->st == T_LOCATING) /* probes again each second or two */
+            min_timeout(&to, 1000);
         if (t->st != T_DATA || ctx->mode == FERRY_MODE_THREAD)
             continue;
         if (dp_want(t, &p, &to, now)) {
@@ -361,6 +367,7 @@ int ferry_process(ferry_ctx_t *ctx, const struct pollfd *fds, int nfds)
                     rev |= fds[i].revents;
             dp_run(t, rev, now);
         }
+    locate_timers(ctx, now);
     session_timers(ctx, now);
     n = ferry_active(ctx);
     return ctx_leave(ctx) ? 0 : n;

@@ -112,7 +112,8 @@ typedef struct {
                      void *userdata);
     /** Something worth a log line: "accepted", "channel", "connected",
      *  "admitted", "peer-joined", "slow-down", "resume", "first-byte",
-     *  "sent", "resuming". */
+     *  "sent", "resuming", "waiting" (the peer is not online yet),
+     *  "offered" (the offer went to ferry_transfer_peer()). */
     void (*event)(ferry_transfer_t *t, const char *what, void *userdata);
     /** The transfer ended; reason is a short token or NULL. The transfer
      *  is freed after this returns. Called exactly once per transfer. */
@@ -159,8 +160,10 @@ FERRY_API const char *ferry_feature(void);
 
 /* ---- stanzas in --------------------------------------------------------- */
 
-/** Hand every received <message/> and <iq/> in. 1 when it was Ferry's
- *  (the host should not process it further), 0 when not. */
+/** Hand every received <message/>, <iq/> and <presence/> in. 1 when it
+ *  was Ferry's (the host should not process it further), 0 when not
+ *  (always 0 for presence: libferry only looks at it, to hear at once that
+ *  a peer came online or went away). */
 FERRY_API int ferry_handle_stanza(ferry_ctx_t *ctx, xmpp_stanza_t *stanza);
 /** The same for a serialized stanza. -1 when it does not parse. */
 FERRY_API int ferry_handle_xml(ferry_ctx_t *ctx, const char *xml);
@@ -201,6 +204,8 @@ typedef struct {
     const char *name;       /**< offered name (default: the file's) */
     int shuffle;            /**< test: send chunks out of order */
     uint64_t corrupt_chunk; /**< test: if N > 0, damage chunk N-1 */
+    int wait_s; /**< how long to wait for a Ferry client of the peer to
+                     come online (0: 30 s); then done(PEER_GONE, "offline") */
 } ferry_send_opts_t;
 
 /** Reads the data of a transfer. read() fills buf with up to len bytes
@@ -225,8 +230,12 @@ typedef struct {
     void *userdata;
 } ferry_sink_t;
 
-/** Offers the file at path to peer (a full JID; to a bare JID, the first
- *  resource that accepts wins). *out gets the transfer
+/** Offers the file at path to peer. libferry first probes the peer (a
+ *  bare JID: each of its online resources; a full JID: that one) and
+ *  offers to the first resource that answers as a Ferry client, so an
+ *  offer never reaches a server's offline store. It waits opts->wait_s
+ *  for one (event "waiting" after a second; hand presence stanzas in to
+ *  hear of a peer coming online at once). *out gets the transfer
  *  (out may be NULL; opts may be NULL for the defaults).
  *  FERRY_RC_INVALID (peer, options), FERRY_RC_IO (file), FERRY_RC_STATE
  *  (no ferry_set_jid yet). */
@@ -266,6 +275,10 @@ FERRY_API const char *ferry_transfer_path(const ferry_transfer_t *t);
 FERRY_API int ferry_transfer_is_sender(const ferry_transfer_t *t);
 FERRY_API void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
 FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
+/** Why the transfer ended, for people ("bob@example.org: no Ferry client
+ *  came online in 30 s", the component's refusal text, ...), or "" when
+ *  there is nothing to add to the status and reason. Never NULL. */
+FERRY_API const char *ferry_transfer_detail(const ferry_transfer_t *t);
 
 /* ---- libstrophe adapter ---------------------------------------------------- */
 

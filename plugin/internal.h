@@ -22,6 +22,7 @@
 #include "stanza.h"
 
 enum tstate {
+    T_LOCATING,     /* sender: probing for a Ferry resource of the peer */
     T_OFFERED,      /* sender: offer sent, waiting for accept/reject */
     T_WAIT_USER,    /* receiver: offer shown to the application */
     T_WAIT_CHANNEL, /* waiting for channel information from the peer */
@@ -72,6 +73,8 @@ struct ferry_ctx {
     int in_process;        /* reap only outside callbacks */
     int closing;           /* ferry_ctx_free() called: no new transfers */
     int free_pending;      /* free when the outermost call leaves */
+    time_t answer_second;  /* <here/> replies in this second */
+    int answers;
 };
 
 /* The receiver's sink, or the sender's source, as the data half sees it. */
@@ -99,6 +102,11 @@ struct ferry_transfer {
     time_t deadline; /* session stage */
     char *iq_id;     /* channel request in flight */
     int cancel_sent; /* peer already told */
+    char *msg_id;    /* sender: the last probe or offer, to match errors */
+    time_t located_since, next_probe;
+    int waiting_told;
+    int wait_s;
+    char detail[200]; /* why it ended, for people (ferry_transfer_detail) */
     int linked;      /* the data half reached the relay (set by it) */
 
     /* ---- set before dp_start(), read-only after ---- */
@@ -180,6 +188,20 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
                   const char *body);
+/* The same; returns the message's id (g_free it). */
+char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
+/* offer.c: sends the offer to t->peer, now a full JID. */
+void offer_send(ferry_transfer_t *t);
+
+/* ---- locate.c: the peer's Ferry resource, before the offer ---- */
+#define FERRY_WAIT_S 30 /* default wait for the peer to come online */
+void locate_start(ferry_transfer_t *t, int wait_s);
+/* <probe/> or <here/>: 1 when it was one. */
+int locate_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
+/* A message error: 1 when it bounced a probe or an offer of ours. */
+int locate_error(ferry_ctx_t *ctx, xmpp_stanza_t *m);
+void locate_presence(ferry_ctx_t *ctx, xmpp_stanza_t *p);
+void locate_timers(ferry_ctx_t *ctx, time_t now);
 
 /* ---- channel.c: iqs libferry sends, matched by random id and sender ---- */
 enum iq_kind { IQ_CHANNEL, IQ_DISCO_ITEMS, IQ_DISCO_INFO, IQ_COMPONENT_INFO };

@@ -39,8 +39,6 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
 {
     ferry_send_opts_t def;
     ferry_transfer_t *t;
-    struct ferry_offer o;
-    char body[1600];
     uint32_t max;
 
     if (opts == NULL) {
@@ -110,6 +108,18 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
               opts->media_type ? opts->media_type : "application/octet-stream",
               sizeof(t->media));
     ferry_x25519_keygen(t->my_priv, t->my_pub);
+    t->wait_s = opts->wait_s;
+    /* The offer itself waits for a Ferry resource of the peer (locate.c). */
+    locate_start(t, opts->wait_s);
+    if (out != NULL)
+        *out = t;
+    return FERRY_RC_OK;
+}
+
+void offer_send(ferry_transfer_t *t)
+{
+    struct ferry_offer o;
+
     memset(&o, 0, sizeof(o));
     strcpy(o.sid, t->sid);
     strcpy(o.name, t->name);
@@ -118,13 +128,12 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
     o.chunk_size = t->chunk;
     memcpy(o.key, t->my_pub, 32);
     o.requester = t->requester;
-    snprintf(body, sizeof(body), "%s offers you %s (%llu bytes) with Ferry.",
-             ctx->jid, t->name, (unsigned long long)t->size);
-    send_message(ctx, peer, ferry_offer_build(ctx->x, &o), body);
+    g_free(t->msg_id);
+    t->msg_id =
+        send_message_id(t->ctx, t->peer, ferry_offer_build(t->ctx->x, &o));
     t->st = T_OFFERED;
-    if (out != NULL)
-        *out = t;
-    return FERRY_RC_OK;
+    t->deadline = ferry_now() + t->ctx->stage_s;
+    transfer_event(t, "offered");
 }
 
 int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,

@@ -56,6 +56,11 @@ void *ferry_transfer_userdata(const ferry_transfer_t *t)
     return t->user;
 }
 
+const char *ferry_transfer_detail(const ferry_transfer_t *t)
+{
+    return t->detail;
+}
+
 int ferry_active(const ferry_ctx_t *ctx)
 {
     int n = 0;
@@ -79,22 +84,32 @@ void transfer_progress(ferry_transfer_t *t, uint64_t done)
         t->ctx->cb.progress(t, done, t->size, t->ctx->ud);
 }
 
+char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el)
+{
+    char *id = g_uuid_string_random();
+    xmpp_stanza_t *m = xmpp_message_new(ctx->x, "headline", to, id), *hint;
+    const char *hints[] = {"no-store", "no-copy"};
+    size_t i;
+
+    xmpp_stanza_add_child_ex(m, el, 0);
+    /* A session is live or nothing. Headlines are never stored offline,
+     * archived or carbon-copied (RFC 6121 8.5.2, XEP-0280, XEP-0313), and
+     * the hints (XEP-0334) say so to servers that look at them. */
+    for (i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+        hint = xmpp_stanza_new(ctx->x);
+        xmpp_stanza_set_name(hint, hints[i]);
+        xmpp_stanza_set_ns(hint, "urn:xmpp:hints");
+        xmpp_stanza_add_child_ex(m, hint, 0);
+    }
+    ctx_send(ctx, m);
+    return id;
+}
+
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
                   const char *body)
 {
-    char *id = g_uuid_string_random();
-    xmpp_stanza_t *m = xmpp_message_new(ctx->x, NULL, to, id), *hint;
-
-    g_free(id);
-    xmpp_stanza_add_child_ex(m, el, 0);
-    if (body != NULL)
-        xmpp_message_set_body(m, body);
-    /* A session is live or nothing: never stored for later (XEP-0334). */
-    hint = xmpp_stanza_new(ctx->x);
-    xmpp_stanza_set_name(hint, "no-store");
-    xmpp_stanza_set_ns(hint, "urn:xmpp:hints");
-    xmpp_stanza_add_child_ex(m, hint, 0);
-    ctx_send(ctx, m);
+    (void)body;
+    g_free(send_message_id(ctx, to, el));
 }
 
 ferry_transfer_t *transfer_new(ferry_ctx_t *ctx, int is_sender)
@@ -123,6 +138,7 @@ void transfer_free(ferry_transfer_t *t)
     ferry_wipe(t->ch.key, sizeof(t->ch.key));
     g_free(t->peer);
     g_free(t->iq_id);
+    g_free(t->msg_id);
     g_free(t->final_path);
     free(t);
 }
@@ -431,7 +447,9 @@ void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m)
             strcmp(xmpp_stanza_get_ns(el), FERRY_NS) != 0)
             continue;
         name = xmpp_stanza_get_name(el);
-        if (strcmp(name, "offer") == 0)
+        if (locate_message(ctx, m, el))
+            ;
+        else if (strcmp(name, "offer") == 0)
             on_offer(ctx, m, el);
         else if (strcmp(name, "accept") == 0)
             offer_on_accept(ctx, m, el);
@@ -449,7 +467,7 @@ void session_timers(ferry_ctx_t *ctx, time_t now)
 
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
-        if (t->st >= T_DATA || now < t->deadline)
+        if (t->st >= T_DATA || t->st == T_LOCATING || now < t->deadline)
             continue;
         if (t->st == T_WAIT_USER) /* the user's silence is not news */
             transfer_finish(t, FERRY_DONE_TIMEOUT, "timeout");

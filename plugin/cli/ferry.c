@@ -1,73 +1,49 @@
 /* ferry: send and receive files with Ferry from the command line.
  *
- *   ferry send --jid JID --password-file FILE [options] PEER_JID FILE
+ *   ferry send --jid JID --password-file FILE [options] PEER FILE...
  *   ferry recv --jid JID --password-file FILE [options]
  *
- * Exit status: 0 done, 64 usage, 65 rejected, 66 peer gone, 67 integrity
- * failure, 68 timeout, 69 server or login failure, 70 cancelled,
- * 71 refused by component or relay, 72 local I/O error. */
+ * Built on libferry's libstrophe adapter; the exit status is in cli.h. */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <glib.h>
 #include <strophe.h>
 
-#include "ferry.h"
+#include "cli.h"
 
-enum {
-    EX_DONE = 0,
-    EX_USAGE_ = 64,
-    EX_REJECTED = 65,
-    EX_PEER_GONE = 66,
-    EX_INTEGRITY = 67,
-    EX_TIMEOUT = 68,
-    EX_SERVER = 69,
-    EX_CANCELLED = 70,
-    EX_REFUSED = 71,
-    EX_IO = 72,
-};
+struct cli_opts o = {.requester = FERRY_REQUESTER_RECEIVER,
+                     .dir = ".",
+                     .count = 1,
+                     .timeout = 600,
+                     .wait = 30};
 
-static struct {
-    int sending;
-    const char *jid, *password_file, *server, *component, *dir, *sid;
-    const char *relay_ca;
-    char *password;
-    int port;
-    ferry_requester_t requester;
-    unsigned chunk;
-    int deliver, count, timeout, quiet, shuffle, yes, data_thread;
-    unsigned long long corrupt;
-    char **accept_from;
-    const char *peer, *file;
-} o = {.requester = FERRY_REQUESTER_RECEIVER,
-       .dir = ".",
-       .count = 1,
-       .timeout = 600};
-
-static volatile sig_atomic_t interrupted;
-static int connected, login_failed, exit_code = -1, finished_count;
-static int tty;
-static double t_start;
-static uint64_t last_done;
-static double last_draw;
+static volatile int interrupted;
+static int exit_code = -1;
 static ferry_ctx_t *fctx;
-static ferry_transfer_t *current;
+static double idle_deadline;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
+/* sending: the files, one after another */
+static int next_file;
+static ferry_transfer_t *sending;
+static char *peer_full; /* the resource that took the first file */
+static int sent_ok, sent_failed;
 
-static void on_sigint(int s)
+/* receiving */
+static int accepted, finished;
+static GQueue asking = G_QUEUE_INIT; /* offers waiting for y/N, in order */
+static int prompt_shown;
+static char answer[64];
+static size_t answer_len;
+
+static void on_signal(int s)
 {
     (void)s;
     interrupted = 1;
@@ -77,153 +53,64 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: ferry send --jid JID --password-file FILE [options] PEER_JID "
-        "FILE\n"
-        "       ferry recv --jid JID --password-file FILE [options]\n"
+        "usage: ferry send [options] PEER FILE...\n"
+        "       ferry recv [options]\n"
+        "       ferry --version | --help\n"
+        "\n"
+        "Sends files to PEER (a JID: bob@example.org, or one of its\n"
+        "resources) or receives them, live through a Ferry relay: nothing is\n"
+        "stored on a server, and nothing in between can read them.\n"
+        "The order of starting does not matter: `send` waits for the peer\n"
+        "to come online (--wait).\n"
+        "\n"
         "common options:\n"
-        "  --jid JID             your account (FERRY_JID)\n"
-        "  --password-file FILE  file with the password (or FERRY_PASSWORD)\n"
-        "  --server HOST[:PORT]  XMPP server (default: from the JID, port "
-        "5222)\n"
-        "  --component JID       Ferry component (default: found with disco,\n"
+        "  --jid JID             your account (or FERRY_JID)\n"
+        "  --password-file FILE  a file with your password (or "
+        "FERRY_PASSWORD)\n"
+        "  --server HOST[:PORT]  XMPP server (default: from the JID's "
+        "domain)\n"
+        "  --ca-file FILE        trust this PEM CA for the XMPP server's "
+        "TLS\n"
+        "  --component JID       Ferry component (default: found with "
+        "disco,\n"
         "                        else ferry.DOMAIN)\n"
-        "  --relay-ca FILE       PEM CA certificates trusted for TLS relays,\n"
-        "                        besides the system's\n"
-        "  --timeout SECONDS     give up after this long (default 600)\n"
-        "  -q, --quiet           only errors\n"
+        "  --relay-ca FILE       PEM CA certificates trusted for TLS relays\n"
+        "  --timeout SECONDS     give up after this long with nothing "
+        "happening\n"
+        "                        (default 600)\n"
+        "  -q, --quiet           errors only\n"
+        "  -v, --verbose         machine-readable event lines (sid=, "
+        "event=)\n"
         "  --data-thread         move the data on a thread of its own\n"
         "send options:\n"
-        "  --requester sender|receiver  who requests the channel (default "
+        "  --wait SECONDS        wait this long for the peer to come online\n"
+        "                        (default 30)\n"
+        "  --requester sender|receiver  who asks for the channel (default "
         "receiver)\n"
         "  --deliver             the component delivers the channel info\n"
         "  --chunk-size BYTES    1024..1048576 (default 262144)\n"
         "  --sid SID             session id (reuse one to resume)\n"
-        "  --shuffle             test: send chunks out of order\n"
-        "  --test-corrupt-chunk N  test: damage chunk N after sealing\n"
         "recv options:\n"
         "  --dir DIR             where files go (default .)\n"
-        "  --accept-from JID     accept offers from this JID (repeatable)\n"
-        "  -y, --yes             accept every offer (with --accept-from: only "
-        "those)\n"
-        "  --count N             files to receive before exiting (default 1)\n"
-        "exit status: 0 done, 64 usage, 65 rejected, 66 peer gone, 67 "
-        "integrity,\n"
-        "  68 timeout, 69 server/login, 70 cancelled, 71 refused, 72 I/O\n");
+        "  --accept-from JID     take offers from this JID without asking\n"
+        "                        (repeatable); others are declined\n"
+        "  -y, --yes             take every offer without asking\n"
+        "  --count N             files to receive before exiting (default "
+        "1);\n"
+        "                        offers beyond it are declined as busy\n"
+        "test options: --shuffle, --test-corrupt-chunk N\n"
+        "\n"
+        "exit status: 0 done, 64 usage, 65 declined by the peer, 66 peer "
+        "not\n"
+        "  online or gone, 67 did not verify, 68 timeout, 69 XMPP server or "
+        "login,\n"
+        "  70 cancelled, 71 refused by the Ferry service, 72 local file or\n"
+        "  directory, 73 relay unreachable\n");
 }
 
-static void human(double v, char *out, size_t len)
-{
-    const char *u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    int i = 0;
+/* ---- receiving ---------------------------------------------------------- */
 
-    while (v >= 1024 && i < 4) {
-        v /= 1024;
-        i++;
-    }
-    snprintf(out, len, "%.1f %s", v, u[i]);
-}
-
-static void on_progress(ferry_transfer_t *t, uint64_t done, uint64_t total,
-                        void *ud)
-{
-    double now = now_s(), el = now - t_start, rate;
-    char a[32], b[32], r[32];
-    int w = 30, filled;
-
-    (void)t;
-    (void)ud;
-    last_done = done;
-    if (o.quiet || !tty || (now - last_draw < 0.1 && done != total))
-        return;
-    last_draw = now;
-    rate = el > 0 ? done / el : 0;
-    filled = total ? (int)((double)done / total * w) : w;
-    human((double)done, a, sizeof(a));
-    human((double)total, b, sizeof(b));
-    human(rate, r, sizeof(r));
-    fprintf(stderr, "\r[%.*s%*s] %3d%% %s / %s  %s/s  ETA %.0fs ", filled,
-            "##############################", w - filled, "",
-            total ? (int)(100.0 * done / total) : 100, a, b, r,
-            rate > 0 ? (total - done) / rate : 0.0);
-}
-
-static unsigned slow_downs;
-
-static void on_event(ferry_transfer_t *t, const char *what, void *ud)
-{
-    (void)ud;
-    /* Flow control can flip many times a second: report the first one and
-     * count the rest for the summary line. */
-    if (strcmp(what, "slow-down") == 0 && slow_downs++ > 0)
-        return;
-    if (strcmp(what, "resume") == 0 && slow_downs > 1)
-        return;
-    if (o.quiet ||
-        (tty && strcmp(what, "first-byte") != 0 &&
-         strcmp(what, "channel") != 0 && strcmp(what, "accepted") != 0))
-        return;
-    if (tty)
-        fprintf(stderr, "\r");
-    /* mono= is CLOCK_MONOTONIC, comparable between processes of one host:
-     * benchmarks subtract the sender's "admitted" from the receiver's
-     * "first-byte". */
-    double now = now_s();
-    fprintf(stderr, "ferry: sid=%s event=%s ms=%.1f mono=%.6f\n",
-            ferry_transfer_sid(t), what, (now - t_start) * 1e3, now);
-}
-
-static int status_exit(ferry_status_t s)
-{
-    switch (s) {
-    case FERRY_DONE_OK:
-        return EX_DONE;
-    case FERRY_DONE_REJECTED:
-        return EX_REJECTED;
-    case FERRY_DONE_CANCELLED:
-        return EX_CANCELLED;
-    case FERRY_DONE_PEER_GONE:
-        return EX_PEER_GONE;
-    case FERRY_DONE_INTEGRITY:
-        return EX_INTEGRITY;
-    case FERRY_DONE_TIMEOUT:
-        return EX_TIMEOUT;
-    case FERRY_DONE_REFUSED:
-        return EX_REFUSED;
-    default:
-        return EX_IO;
-    }
-}
-
-static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
-                    void *ud)
-{
-    double el = now_s() - t_start;
-    char a[32], r[32];
-
-    (void)ud;
-    if (tty && !o.quiet)
-        fprintf(stderr, "\n");
-    human((double)ferry_transfer_size(t), a, sizeof(a));
-    human(el > 0 ? ferry_transfer_size(t) / el : 0, r, sizeof(r));
-    if (s == FERRY_DONE_OK) {
-        if (!o.quiet)
-            fprintf(stderr,
-                    "ferry: sid=%s done peer=%s size=%s seconds=%.3f "
-                    "rate=%s/s slow_downs=%u mono=%.6f\n",
-                    ferry_transfer_sid(t), ferry_transfer_peer(t), a, el, r,
-                    slow_downs, now_s());
-    } else
-        fprintf(stderr, "ferry: sid=%s failed status=%s reason=%s peer=%s\n",
-                ferry_transfer_sid(t), ferry_status_name(s),
-                reason ? reason : "-", ferry_transfer_peer(t));
-    if (t == current)
-        current = NULL;
-    finished_count++;
-    if (exit_code <= 0)
-        exit_code = status_exit(s);
-}
-
-static int allowed(const char *from)
+static int from_allowed(const char *from)
 {
     size_t i, lf = strcspn(from, "/");
 
@@ -237,87 +124,234 @@ static int allowed(const char *from)
     return 0;
 }
 
+static void take(ferry_transfer_t *t)
+{
+    char size[32];
+
+    human_size((double)ferry_transfer_size(t), size, sizeof(size));
+    if (ferry_accept_file(t, o.dir) != FERRY_RC_OK) {
+        err("cannot write %s into %s: %s", (char *)ferry_transfer_userdata(t),
+            o.dir, ferry_error(fctx));
+        ferry_reject(t, "not-acceptable", "the receiver cannot write it");
+        exit_code = EX_IO;
+        return;
+    }
+    accepted++;
+    say("receiving %s (%s) from %s into %s",
+        (char *)ferry_transfer_userdata(t), size, ferry_transfer_peer(t),
+        ferry_transfer_path(t));
+}
+
+static void show_prompt(void)
+{
+    ferry_transfer_t *t = g_queue_peek_head(&asking);
+    char size[32];
+
+    if (t == NULL || prompt_shown)
+        return;
+    human_size((double)ferry_transfer_size(t), size, sizeof(size));
+    report_clear();
+    fprintf(stderr, "%s offers %s (%s). Accept? [y/N] ",
+            ferry_transfer_peer(t), (char *)ferry_transfer_userdata(t), size);
+    prompt_shown = 1;
+    answer_len = 0;
+}
+
+/* A line typed at the prompt (stdin is polled, never waited on: the
+ * transfers and the sender's cancel go on while the question is open). */
+static void read_answer(void)
+{
+    struct pollfd p = {0, POLLIN, 0};
+    ferry_transfer_t *t;
+    ssize_t n;
+
+    if (!prompt_shown || poll(&p, 1, 0) <= 0)
+        return;
+    n = read(0, answer + answer_len, sizeof(answer) - 1 - answer_len);
+    if (n > 0) {
+        answer_len += (size_t)n;
+        if (memchr(answer, '\n', answer_len) == NULL &&
+            answer_len < sizeof(answer) - 1)
+            return;
+    }
+    t = g_queue_pop_head(&asking);
+    prompt_shown = 0;
+    if (n <= 0)
+        fputc('\n', stderr);
+    if (n > 0 && (answer[0] == 'y' || answer[0] == 'Y')) {
+        if (accepted >= o.count)
+            ferry_reject(t, "busy", "the receiver took enough files");
+        else
+            take(t);
+    } else
+        ferry_reject(t, "declined", NULL);
+    show_prompt();
+}
+
 static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
                      void *ud)
 {
-    char ans[16], size[32];
+    char size[32];
 
     (void)ud;
-    human((double)info->size, size, sizeof(size));
+    ferry_transfer_set_userdata(t, g_strdup(info->name));
+    human_size((double)info->size, size, sizeof(size));
+    idle_deadline = now_s() + o.timeout;
+    if (o.accept_from != NULL && !from_allowed(info->from)) {
+        say("declined %s (%s) from %s: not in --accept-from", info->name,
+            size, info->from);
+        ferry_reject(t, "declined", "not accepted from this sender");
+        return;
+    }
+    if (accepted + (int)g_queue_get_length(&asking) >= o.count) {
+        say("declined %s from %s: busy (--count %d)", info->name, info->from,
+            o.count);
+        ferry_reject(t, "busy", "the receiver takes no more files now");
+        return;
+    }
     if (o.accept_from != NULL || o.yes) {
-        if (o.accept_from != NULL && !allowed(info->from)) {
-            fprintf(stderr,
-                    "ferry: offer of %s from %s refused: not in "
-                    "--accept-from\n",
-                    info->name, info->from);
-            ferry_reject(t, "declined", "not accepted from this sender");
-            return;
-        }
-    } else if (isatty(0)) {
-        /* Claim 3: the user confirms. */
-        fprintf(stderr, "%s offers %s (%s). Accept? [y/N] ", info->from,
-                info->name, size);
-        if (fgets(ans, sizeof(ans), stdin) == NULL ||
-            (ans[0] != 'y' && ans[0] != 'Y')) {
-            ferry_reject(t, "declined", NULL);
-            return;
-        }
-    } else {
-        fprintf(stderr,
-                "ferry: offer of %s from %s refused: no terminal to "
-                "ask and no --accept-from or --yes\n",
-                info->name, info->from);
-        ferry_reject(t, "declined", "receiver cannot confirm");
+        take(t);
         return;
     }
-    t_start = now_s();
-    current = t;
-    if (ferry_accept_file(t, o.dir) != FERRY_RC_OK) {
-        fprintf(stderr, "ferry: cannot accept %s: %s\n", info->name,
-                ferry_error(fctx));
-        ferry_reject(t, "not-acceptable", "receiver cannot write the file");
-        return;
-    }
-    if (!o.quiet)
-        fprintf(stderr, "ferry: accepting %s (%s) from %s into %s\n",
-                info->name, size, info->from, ferry_transfer_path(t));
+    /* Claim 3: the user confirms. */
+    g_queue_push_tail(&asking, t);
+    show_prompt();
 }
 
-static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int err,
-                    xmpp_stream_error_t *se, void *ud)
+/* ---- both ----------------------------------------------------------------- */
+
+static void on_progress(ferry_transfer_t *t, uint64_t done, uint64_t total,
+                        void *ud)
 {
-    xmpp_ctx_t *x = ud;
-    xmpp_stanza_t *pres;
+    (void)ud;
+    idle_deadline = now_s() + o.timeout;
+    report_progress(t, done, total);
+}
 
-    (void)err;
-    (void)se;
-    if (ev == XMPP_CONN_CONNECT) {
-        connected = 1;
-        pres = xmpp_presence_new(x);
-        xmpp_send(conn, pres);
-        xmpp_stanza_release(pres);
-        if (!o.quiet)
-            fprintf(stderr, "ferry: logged in as %s\n",
-                    xmpp_conn_get_bound_jid(conn));
+static void on_event(ferry_transfer_t *t, const char *what, void *ud)
+{
+    (void)ud;
+    idle_deadline = now_s() + o.timeout;
+    report_event(t, what);
+}
+
+static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
+                    void *ud)
+{
+    int code, was_asking;
+
+    (void)ud;
+    idle_deadline = now_s() + o.timeout;
+    was_asking = g_queue_find(&asking, t) != NULL;
+    if (!ferry_transfer_is_sender(t) && s == FERRY_DONE_REJECTED) {
+        /* Declined here: said already, and it counts for nothing. */
+        g_free(ferry_transfer_userdata(t));
         return;
     }
-    if (!connected)
-        login_failed = 1;
-    connected = 0;
+    if (was_asking) {
+        if (t == g_queue_peek_head(&asking) && prompt_shown) {
+            fputc('\n', stderr);
+            prompt_shown = 0;
+        }
+        g_queue_remove(&asking, t);
+        say("%s withdrew the offer of %s (%s)", ferry_transfer_peer(t),
+            (char *)ferry_transfer_userdata(t), reason ? reason : "-");
+        g_free(ferry_transfer_userdata(t));
+        show_prompt();
+        return;
+    }
+    code = report_done(t, s, reason);
+    if (exit_code <= 0)
+        exit_code = code;
+    if (ferry_transfer_is_sender(t)) {
+        if (s == FERRY_DONE_OK) {
+            sent_ok++;
+            if (peer_full == NULL)
+                peer_full = g_strdup(ferry_transfer_peer(t));
+        } else
+            sent_failed++;
+        sending = NULL;
+    } else
+        finished++;
+    g_free(ferry_transfer_userdata(t));
 }
+
+/* ---- sending -------------------------------------------------------------- */
+
+/* Offers the next file; 0 when there is none left or a failure ends the
+ * run (a file the peer declined does not). */
+static int send_next(void)
+{
+    ferry_send_opts_t so;
+    const char *path, *base;
+    int rc;
+
+    if (exit_code > 0 && exit_code != EX_REJECTED)
+        return 0;
+    if (next_file >= o.nfiles)
+        return 0;
+    path = o.files[next_file++];
+    base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    memset(&so, 0, sizeof(so));
+    so.requester = o.requester;
+    so.chunk_size = o.chunk;
+    so.deliver = o.deliver;
+    so.sid = o.nfiles == 1 ? o.sid : NULL;
+    so.shuffle = o.shuffle;
+    so.corrupt_chunk = o.corrupt;
+    so.wait_s = o.wait;
+    rc = ferry_send_file(fctx, peer_full ? peer_full : o.peer, path, &so,
+                         &sending);
+    if (rc != FERRY_RC_OK) {
+        err("cannot send %s: %s", path, ferry_error(fctx));
+        exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
+        sent_failed++;
+        return next_file < o.nfiles ? send_next() : 0;
+    }
+    ferry_transfer_set_userdata(sending, g_strdup(base));
+    if (o.verbose)
+        fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
+                ferry_transfer_sid(sending), path, o.peer);
+    return 1;
+}
+
+/* ---- options ---------------------------------------------------------------- */
 
 static char *read_password(void)
 {
     const char *env = getenv("FERRY_PASSWORD");
     gchar *data = NULL;
     gsize len;
+    GError *e = NULL;
 
-    if (o.password_file == NULL)
+    if (o.password_file == NULL) {
+        if (env == NULL)
+            err("no password: use --password-file FILE or FERRY_PASSWORD");
         return env ? g_strdup(env) : NULL;
-    if (!g_file_get_contents(o.password_file, &data, &len, NULL))
+    }
+    if (!g_file_get_contents(o.password_file, &data, &len, &e)) {
+        err("cannot read the password: %s", e->message);
+        g_error_free(e);
         return NULL;
+    }
     g_strchomp(data);
     return data;
+}
+
+static int number(const char *opt, const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(s, &end, 10);
+    if (errno || *s == '\0' || *end != '\0' || v < lo || v > hi) {
+        err("%s: expected a number from %ld to %ld, not '%s'", opt, lo, hi,
+            s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
 }
 
 static int parse_args(int argc, char **argv)
@@ -325,32 +359,41 @@ static int parse_args(int argc, char **argv)
     static const struct option lo[] = {
         {"jid", 1, 0, 'j'},         {"password-file", 1, 0, 'p'},
         {"server", 1, 0, 's'},      {"component", 1, 0, 'c'},
-        {"relay-ca", 1, 0, 'R'},    {"requester", 1, 0, 'r'},
-        {"chunk-size", 1, 0, 'k'},  {"deliver", 0, 0, 'D'},
-        {"sid", 1, 0, 'I'},         {"dir", 1, 0, 'd'},
-        {"accept-from", 1, 0, 'a'}, {"count", 1, 0, 'n'},
-        {"timeout", 1, 0, 't'},     {"quiet", 0, 0, 'q'},
-        {"yes", 0, 0, 'y'},         {"help", 0, 0, 'h'},
+        {"relay-ca", 1, 0, 'R'},    {"ca-file", 1, 0, 'A'},
+        {"requester", 1, 0, 'r'},   {"chunk-size", 1, 0, 'k'},
+        {"deliver", 0, 0, 'D'},     {"sid", 1, 0, 'I'},
+        {"dir", 1, 0, 'd'},         {"accept-from", 1, 0, 'a'},
+        {"count", 1, 0, 'n'},       {"timeout", 1, 0, 't'},
+        {"wait", 1, 0, 'w'},        {"quiet", 0, 0, 'q'},
+        {"verbose", 0, 0, 'v'},     {"yes", 0, 0, 'y'},
+        {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
         {"shuffle", 0, 0, 'S'},     {"test-corrupt-chunk", 1, 0, 'C'},
         {"data-thread", 0, 0, 'T'}, {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
-    int ch;
+    int ch, v;
 
-    if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
-        strcmp(argv[1], "-h") == 0) {
-        usage(argc < 2 ? stderr : stdout);
-        return argc < 2 ? -1 : 1;
+    if (argc < 2) {
+        usage(stderr);
+        return -1;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        usage(stdout);
+        return 1;
+    }
+    if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+        printf("ferry %s\n", PACKAGE_VERSION);
+        return 1;
     }
     if (strcmp(argv[1], "send") == 0)
         o.sending = 1;
     else if (strcmp(argv[1], "recv") != 0) {
-        fprintf(stderr, "ferry: unknown command %s\n", argv[1]);
+        err("unknown command '%s' (send, recv, --help)", argv[1]);
         return -1;
     }
     o.jid = getenv("FERRY_JID");
     optind = 2;
-    while ((ch = getopt_long(argc, argv, "qyh", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "qvyhV", lo, NULL)) != -1) {
         switch (ch) {
         case 'j':
             o.jid = optarg;
@@ -367,18 +410,23 @@ static int parse_args(int argc, char **argv)
         case 'R':
             o.relay_ca = optarg;
             break;
+        case 'A':
+            o.ca_file = optarg;
+            break;
         case 'r':
             if (strcmp(optarg, "sender") == 0)
                 o.requester = FERRY_REQUESTER_SENDER;
             else if (strcmp(optarg, "receiver") == 0)
                 o.requester = FERRY_REQUESTER_RECEIVER;
             else {
-                fprintf(stderr, "ferry: --requester sender|receiver\n");
+                err("--requester sender|receiver");
                 return -1;
             }
             break;
         case 'k':
-            o.chunk = (unsigned)strtoul(optarg, NULL, 10);
+            if (number("--chunk-size", optarg, 1024, 1048576, &v))
+                return -1;
+            o.chunk = (unsigned)v;
             break;
         case 'D':
             o.deliver = 1;
@@ -395,13 +443,22 @@ static int parse_args(int argc, char **argv)
             g_ptr_array_add(af, optarg);
             break;
         case 'n':
-            o.count = atoi(optarg);
+            if (number("--count", optarg, 1, 1000000, &o.count))
+                return -1;
             break;
         case 't':
-            o.timeout = atoi(optarg);
+            if (number("--timeout", optarg, 1, 86400 * 7, &o.timeout))
+                return -1;
+            break;
+        case 'w':
+            if (number("--wait", optarg, 1, 86400 * 7, &o.wait))
+                return -1;
             break;
         case 'q':
             o.quiet = 1;
+            break;
+        case 'v':
+            o.verbose = 1;
             break;
         case 'y':
             o.yes = 1;
@@ -418,6 +475,9 @@ static int parse_args(int argc, char **argv)
         case 'h':
             usage(stdout);
             return 1;
+        case 'V':
+            printf("ferry %s\n", PACKAGE_VERSION);
+            return 1;
         default:
             return -1;
         }
@@ -427,135 +487,176 @@ static int parse_args(int argc, char **argv)
         o.accept_from = (char **)g_ptr_array_free(af, FALSE);
     }
     if (o.sending) {
-        if (argc - optind != 2) {
-            fprintf(stderr, "ferry: send needs PEER_JID and FILE\n");
+        if (argc - optind < 2) {
+            err("send needs PEER and at least one FILE");
             return -1;
         }
         o.peer = argv[optind];
-        o.file = argv[optind + 1];
-        if (o.chunk && (o.chunk < 1024 || o.chunk > 1048576)) {
-            fprintf(stderr, "ferry: --chunk-size must be 1024..1048576\n");
-            return -1;
-        }
+        o.files = argv + optind + 1;
+        o.nfiles = argc - optind - 1;
     } else if (optind != argc) {
-        fprintf(stderr, "ferry: recv takes no arguments\n");
+        err("recv takes no arguments (the files come from the sender)");
         return -1;
     }
     if (o.jid == NULL) {
-        fprintf(stderr, "ferry: --jid is required\n");
+        err("--jid is required (or FERRY_JID)");
         return -1;
     }
     if (o.server != NULL && (colon = strrchr(o.server, ':')) != NULL) {
-        o.port = atoi(colon + 1);
+        if (number("--server port", colon + 1, 1, 65535, &o.port))
+            return -1;
         o.server = g_strndup(o.server, (gsize)(colon - o.server));
     }
     return 0;
+}
+
+/* Before logging in: everything that can be checked locally. */
+static int preflight(void)
+{
+    struct stat sb;
+    const char *why;
+    int i;
+
+    for (i = 0; o.sending && i < o.nfiles; i++) {
+        why = stat(o.files[i], &sb) != 0      ? strerror(errno)
+              : !S_ISREG(sb.st_mode)          ? "not a regular file"
+              : access(o.files[i], R_OK) != 0 ? strerror(errno)
+                                              : NULL;
+        if (why != NULL) {
+            err("cannot send %s: %s", o.files[i], why);
+            return EX_IO;
+        }
+    }
+    if (o.sending)
+        return 0;
+    why = stat(o.dir, &sb) != 0                ? strerror(errno)
+          : !S_ISDIR(sb.st_mode)               ? "not a directory"
+          : access(o.dir, W_OK | X_OK) != 0    ? strerror(errno)
+                                               : NULL;
+    if (why != NULL) {
+        err("cannot receive into %s: %s", o.dir, why);
+        return EX_IO;
+    }
+    if (o.accept_from == NULL && !o.yes && !isatty(0)) {
+        err("no terminal to ask whether to accept: use --yes or "
+            "--accept-from JID");
+        return EX_USAGE_;
+    }
+    return 0;
+}
+
+static void loop(void)
+{
+    idle_deadline = now_s() + o.timeout;
+    for (;;) {
+        if (interrupted || !login_connected())
+            break;
+        if (o.sending) {
+            if (sending == NULL && !send_next())
+                break;
+        } else if (finished >= o.count ||
+                   (exit_code == EX_IO && ferry_active(fctx) == 0))
+            break;
+        if (now_s() > idle_deadline) {
+            if (o.sending)
+                err("nothing happened for %d s: giving up", o.timeout);
+            else
+                err("no offer came in %d s", o.timeout);
+            exit_code = EX_TIMEOUT;
+            break;
+        }
+        ferry_strophe_run_once(fctx, prompt_shown ? 50 : 100);
+        read_answer();
+    }
 }
 
 int main(int argc, char **argv)
 {
     ferry_callbacks_t cb = {NULL,        NULL,     on_offer,
                             on_progress, on_event, on_done};
-    ferry_send_opts_t so;
+    struct sigaction sa;
+    char *password;
     xmpp_ctx_t *x;
     xmpp_conn_t *conn;
-    double deadline;
-    int rc;
+    int rc, i;
 
     if ((rc = parse_args(argc, argv)) != 0)
         return rc > 0 ? 0 : EX_USAGE_;
-    if ((o.password = read_password()) == NULL) {
-        fprintf(stderr, "ferry: no password: use --password-file or "
-                        "FERRY_PASSWORD\n");
+    if ((rc = preflight()) != 0)
+        return rc;
+    if ((password = read_password()) == NULL)
         return EX_USAGE_;
-    }
-    tty = isatty(2);
-    signal(SIGINT, on_sigint);
-    signal(SIGTERM, on_sigint);
+    /* No SA_RESTART: Ctrl-C must end a poll at once. */
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    if (o.sending)
+        cb.offer = NULL; /* a sender takes no offers (nor answers probes) */
     xmpp_initialize();
-    x = xmpp_ctx_new(NULL, NULL);
+    x = xmpp_ctx_new(NULL, login_logger());
     conn = xmpp_conn_new(x);
-    xmpp_conn_set_jid(conn, o.jid);
-    xmpp_conn_set_pass(conn, o.password);
-    /* Plain connections are for local tests; a TLS-capable server is used
-     * with TLS as libstrophe negotiates it. */
     fctx = ferry_ctx_new(x, &cb, NULL);
     if (fctx == NULL || ferry_strophe_attach(fctx, conn) != FERRY_RC_OK) {
-        fprintf(stderr, "ferry: out of memory\n");
+        err("out of memory");
         return EX_IO;
     }
     if (o.data_thread &&
         ferry_set_mode(fctx, FERRY_MODE_THREAD) != FERRY_RC_OK) {
-        fprintf(stderr, "ferry: %s\n", ferry_error(fctx));
+        err("%s", ferry_error(fctx));
         return EX_IO;
     }
     if (o.component)
         ferry_set_component(fctx, o.component);
-    if (o.relay_ca)
-        ferry_set_relay_ca(fctx, o.relay_ca);
-    if (xmpp_connect_client(conn, o.server, (unsigned short)o.port, on_conn,
-                            x) != XMPP_EOK) {
-        fprintf(stderr, "ferry: cannot connect to the server\n");
-        return EX_SERVER;
+    if (o.relay_ca && ferry_set_relay_ca(fctx, o.relay_ca) != FERRY_RC_OK) {
+        err("--relay-ca: %s", ferry_error(fctx));
+        return EX_USAGE_;
     }
-    deadline = now_s() + o.timeout;
-    t_start = now_s();
-    while (!connected && !login_failed && now_s() < deadline && !interrupted)
-        ferry_strophe_run_once(fctx, 50);
-    if (!connected) {
-        fprintf(stderr, "ferry: login as %s failed\n", o.jid);
-        return EX_SERVER;
+    if ((rc = login(x, conn, fctx, password, &interrupted)) != 0) {
+        exit_code = rc;
+        goto out;
     }
     ferry_strophe_run_once(fctx, 0); /* libferry learns the bound JID */
-    if (o.sending) {
-        memset(&so, 0, sizeof(so));
-        so.requester = o.requester;
-        so.chunk_size = o.chunk;
-        so.deliver = o.deliver;
-        so.sid = o.sid;
-        so.shuffle = o.shuffle;
-        so.corrupt_chunk = o.corrupt;
-        t_start = now_s();
-        rc = ferry_send_file(fctx, o.peer, o.file, &so, &current);
-        if (rc != FERRY_RC_OK) {
-            fprintf(stderr, "ferry: cannot send: %s\n", ferry_error(fctx));
-            return rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
-        }
-        if (!o.quiet)
-            fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
-                    ferry_transfer_sid(current), o.file, o.peer);
-        o.count = 1;
-    } else if (!o.quiet)
-        fprintf(stderr, "ferry: waiting for %d offer(s)\n", o.count);
-    while (finished_count < o.count && connected && !interrupted) {
-        if (now_s() > deadline) {
-            if (current)
-                ferry_cancel(current);
-            fprintf(stderr, "ferry: timed out after %d s\n", o.timeout);
-            exit_code = EX_TIMEOUT;
-            break;
-        }
-        ferry_strophe_run_once(fctx, 100);
-    }
-    if (interrupted && current) {
-        ferry_cancel(current);
+    if (o.verbose)
+        fprintf(stderr, "ferry: logged in as %s\n",
+                xmpp_conn_get_bound_jid(conn));
+    if (!o.sending)
+        say("waiting for %d file%s as %s", o.count, o.count > 1 ? "s" : "",
+            xmpp_conn_get_bound_jid(conn));
+    loop();
+    if (interrupted) {
+        ferry_transfer_t *t;
+        /* Ctrl-C: open questions are declined, transfers cancelled
+         * (ferry_ctx_free() cancels the ones being received). */
+        if (prompt_shown)
+            fputc('\n', stderr);
+        prompt_shown = 0;
+        while ((t = g_queue_pop_head(&asking)) != NULL)
+            ferry_reject(t, "declined", "the receiver stopped");
+        if (sending != NULL)
+            ferry_cancel(sending);
+        err("interrupted");
         exit_code = EX_CANCELLED;
     }
     /* In thread mode a cancel ends on the worker: let its done arrive. */
-    for (rc = 0; rc < 20 && ferry_active(fctx) > 0 && connected; rc++)
+    for (i = 0; i < 20 && ferry_active(fctx) > 0 && login_connected(); i++)
         ferry_strophe_run_once(fctx, 10);
-    if (!connected && finished_count < o.count && exit_code < 0) {
-        fprintf(stderr, "ferry: lost the server connection\n");
+    if (!login_connected() && exit_code < 0) {
+        err("lost the connection to the XMPP server");
         exit_code = EX_SERVER;
     }
+    if (o.sending && o.nfiles > 1)
+        say("%d of %d files sent%s", sent_ok, o.nfiles,
+            sent_failed ? "" : ", all verified");
+out:
     ferry_ctx_free(fctx);
     xmpp_disconnect(conn);
-    for (rc = 0; rc < 10 && connected; rc++)
+    for (i = 0; i < 10 && login_connected(); i++)
         xmpp_run_once(x, 50);
     xmpp_conn_release(conn);
     xmpp_ctx_free(x);
     xmpp_shutdown();
-    g_free(o.password);
+    g_free(password);
     return exit_code < 0 ? EX_DONE : exit_code;
 }

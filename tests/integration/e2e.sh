@@ -75,15 +75,19 @@ check "same name again: lands as 'one (1).bin', the first untouched" \
     eval '[ $ar -eq 0 ] && cmp -s "$T/one.bin" "$T/in/one (1).bin" &&
           cmp -s "$T/one.bin" "$T/in/one.bin"'
 
-# Reject: no terminal and no --accept-from on bob's side.
-ferry_cli bob recv --dir "$T/in" --timeout 20 2>"$T/rej.bob.log" </dev/null &
+# Reject: alice is not in bob's --accept-from. A stranger's offer is
+# declined and does not end the receiver (it neither counts nor uses it up).
+ferry_cli bob recv --dir "$T/in" --accept-from carol@localhost --timeout 20 \
+    2>"$T/rej.bob.log" &
 b=$!
 sleep 0.3
 (ferry_cli alice send bob@localhost/cli "$T/1m.bin" 2>"$T/rej.alice.log")
 check "rejected offer: sender exits 65" [ $? -eq 65 ]
-wait $b
 check "rejected offer: receiver says why" \
-    grep -q "no terminal to ask" "$T/rej.bob.log"
+    grep -q "not in --accept-from" "$T/rej.bob.log"
+check "rejected offer: the receiver is still waiting" alive $b
+kill $b 2>/dev/null
+wait $b
 
 # Tampered chunk: integrity failure and no file under the final name.
 rm -f "$T/in/1m.bin"

@@ -357,6 +357,8 @@ ferry_cli() {
     [ -n "${FERRY_DISCOVER:-}" ] && comp=()
     # FERRY_DATA_THREAD=1: libferry's thread mode (the data on a worker).
     [ -n "${FERRY_DATA_THREAD:-}" ] && comp+=(--data-thread)
-    exec "$FERRY" "$cmd" --jid "$u@localhost/cli" --password-file "$T/$u.pass" \
-        --server "127.0.0.1:$C2S_PORT" "${comp[@]}" "$@"
+    # -v: the machine-readable lines (event=, reason=) scenarios grep.
+    exec "$FERRY" "$cmd" -v --jid "$u@localhost/cli" \
+        --password-file "$T/$u.pass" --server "127.0.0.1:$C2S_PORT" \
+        "${comp[@]}" "$@"
 }

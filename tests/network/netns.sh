@@ -88,7 +88,7 @@ done
 cli() { # host user cmd args...
     local h=$1 u=$2 c=$3
     shift 3
-    exec ip netns exec "$P-$h" "$FERRY" "$c" --jid "$u@$XMPP_DOMAIN/${RES:-net}" \
+    exec ip netns exec "$P-$h" "$FERRY" "$c" -v --jid "$u@$XMPP_DOMAIN/${RES:-net}" \
         --password-file "$T/$u.pass" --server "$XMPP_IP:$C2S_PORT" \
         --component "$COMPONENT_JID" "$@"
 }

@@ -1,0 +1,72 @@
+/* The ferry CLI's shared parts: options, exit codes, what it tells the
+ * user (report.c) and how it logs in (login.c). */
+#ifndef FERRY_CLI_H
+#define FERRY_CLI_H
+
+#include <stdint.h>
+
+#include <strophe.h>
+
+#include "ferry.h"
+
+/* Exit status: see usage() and ferry(1). */
+enum {
+    EX_DONE = 0,
+    EX_USAGE_ = 64,
+    EX_REJECTED = 65,   /* the peer declined */
+    EX_PEER_GONE = 66,  /* the peer is not online, or went away */
+    EX_INTEGRITY = 67,  /* the data did not verify */
+    EX_TIMEOUT = 68,    /* nothing happened for --timeout seconds */
+    EX_SERVER = 69,     /* XMPP server: DNS, connect, TLS, login */
+    EX_CANCELLED = 70,  /* Ctrl-C, or the peer cancelled */
+    EX_REFUSED = 71,    /* the component or relay refused (quota, no relay) */
+    EX_IO = 72,         /* a local file or directory */
+    EX_RELAY_DOWN = 73, /* the relay could not be reached */
+};
+
+struct cli_opts {
+    int sending, verbose, quiet;
+    const char *jid, *password_file, *server, *component, *dir, *sid;
+    const char *relay_ca, *ca_file;
+    int port;
+    ferry_requester_t requester;
+    unsigned chunk;
+    int deliver, count, timeout, wait, shuffle, yes, data_thread;
+    unsigned long long corrupt;
+    char **accept_from;
+    const char *peer;
+    char **files;
+    int nfiles;
+};
+
+extern struct cli_opts o;
+
+/* ---- report.c ---- */
+double now_s(void);
+/* "27.1 MiB" */
+void human_size(double v, char *out, size_t len);
+/* The progress line (a TTY only; at most 10 times a second). */
+void report_progress(ferry_transfer_t *t, uint64_t done, uint64_t total);
+/* Clears the progress line, if one is showing. */
+void report_clear(void);
+/* libferry's events, as lines a person reads (or, with -v, the
+ * machine-readable ones the benchmarks parse). */
+void report_event(ferry_transfer_t *t, const char *what);
+/* The end of a transfer: the summary line, or what went wrong. Returns the
+ * exit status it means. */
+int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason);
+/* printf to stderr with "ferry: " in front, after clearing the progress
+ * line; nothing with -q unless it is an error. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- login.c ---- */
+/* Checks that the server's name resolves, then connects; runs until logged
+ * in or failed. 0 when in; else prints why and returns EX_SERVER. */
+int login(xmpp_ctx_t *x, xmpp_conn_t *conn, ferry_ctx_t *fctx,
+          const char *password, volatile int *interrupted);
+xmpp_log_t *login_logger(void);
+/* 1 while the session is up (0 once the server connection is lost). */
+int login_connected(void);
+
+#endif
