@@ -207,6 +207,10 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         t->resume_from = a.resume_from;
     }
     transfer_event(t, "accepted");
+    if (t->st == T_OFFERED && t->resume_from > 0)
+        transfer_event(t, "resuming");
+    if (t->st != T_OFFERED)
+        return; /* cancelled from the callback */
     if (t->requester == ROLE_SENDER)
         channel_request(t);
     else {

@@ -30,6 +30,10 @@ static void on_log(void *ud, xmpp_log_level_t level, const char *area,
         fprintf(stderr, "xmpp %d %s: %s\n", level, area, msg);
     if (st.connected || msg == NULL)
         return;
+    /* The connect error reaches the connection handler as 0: take it from
+     * here. */
+    if (sscanf(msg, "connection failed, error %d", &st.err) == 1)
+        return;
     if (strstr(msg, "auth failed") != NULL ||
         strstr(msg, "Cannot authenticate") != NULL ||
         strstr(msg, "authentication failed") != NULL)
@@ -77,7 +81,8 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
     }
     if (!st.connected) {
         st.failed = 1;
-        st.err = error;
+        if (error != 0)
+            st.err = error;
         if (se != NULL && se->stanza != NULL) {
             for (c = xmpp_stanza_get_children(se->stanza); c;
                  c = xmpp_stanza_get_next(c))

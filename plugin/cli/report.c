@@ -13,11 +13,12 @@
 #include "cli.h"
 
 struct tstat {
-    double t_start, t_data; /* offered or accepted; first data */
-    double t_rate;          /* the rate's last sample */
+    double t_start;  /* first heard of (the receiver: accepted) */
+    double t_data;   /* the sender: accepted */
+    double t_rate;   /* the rate's last sample; 0 before any progress */
     uint64_t done_rate, first_done, last_done;
     double rate; /* bytes/s, smoothed */
-    int resumed_told;
+    int resuming; /* tell the resume point with the next progress */
 };
 
 static GHashTable *stats; /* ferry_transfer_t* -> struct tstat */
@@ -121,14 +122,15 @@ void report_progress(ferry_transfer_t *t, uint64_t done, uint64_t total)
     char a[32], b[32], r[32], eta[32], bar[24];
     int w = 20, filled, i;
 
-    if (s->t_data == 0) {
-        s->t_data = s->t_rate = now;
-        s->first_done = s->done_rate = done;
-        if (done > 0 && total > 0 && !s->resumed_told) {
-            s->resumed_told = 1;
-            say("resuming %s at %d%%", name_of(t),
-                (int)(100.0 * done / total));
-        }
+    if (s->t_rate == 0) {
+        s->t_rate = now;
+        s->done_rate = done;
+    }
+    if (s->resuming) {
+        s->resuming = 0;
+        s->first_done = done;
+        say("resuming %s at %d%%", name_of(t),
+            total ? (int)(100.0 * done / total) : 0);
     }
     s->last_done = done;
     /* The rate over the last half second or more, smoothed. */
@@ -176,6 +178,10 @@ void report_event(ferry_transfer_t *t, const char *what)
 
     if (strcmp(what, "slow-down") == 0)
         slow_downs++;
+    if (strcmp(what, "accepted") == 0)
+        stat_of(t)->t_data = now_s();
+    if (strcmp(what, "resuming") == 0)
+        stat_of(t)->resuming = 1;
     if (o.verbose) {
         /* Flow control can flip many times a second: the first only. */
         if ((strcmp(what, "slow-down") != 0 &&

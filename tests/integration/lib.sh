@@ -181,7 +181,7 @@ interfaces = { "$1" }
 c2s_ports = { $2 }
 component_interfaces = { "127.0.0.1" }
 component_ports = { $3 }
-modules_enabled = { "roster"; "saslauth"; "disco"; "ping" }
+modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; ${PROSODY_MODULES:-} }
 modules_disabled = { "s2s" }
 authentication = "internal_hashed"
 storage = "internal"
@@ -293,6 +293,7 @@ modules:
   mod_ping: {}
   mod_roster: {}
   mod_version: {}
+${EJABBERD_MODULES:-}
 CFG
     chmod 755 "$T"
     chown -R ejabberd: "$EJABBERD_DIR"
@@ -357,8 +358,11 @@ ferry_cli() {
     [ -n "${FERRY_DISCOVER:-}" ] && comp=()
     # FERRY_DATA_THREAD=1: libferry's thread mode (the data on a worker).
     [ -n "${FERRY_DATA_THREAD:-}" ] && comp+=(--data-thread)
-    # -v: the machine-readable lines (event=, reason=) scenarios grep.
-    exec "$FERRY" "$cmd" -v --jid "$u@localhost/cli" \
+    # -v: the machine-readable lines (event=, reason=) scenarios grep;
+    # FERRY_HUMAN=1: what a user sees instead. RES: the resource.
+    v=(-v)
+    [ -n "${FERRY_HUMAN:-}" ] && v=()
+    exec "$FERRY" "$cmd" "${v[@]}" --jid "$u@localhost/${RES:-cli}" \
         --password-file "$T/$u.pass" --server "127.0.0.1:$C2S_PORT" \
         "${comp[@]}" "$@"
 }
