@@ -61,6 +61,7 @@ void prof_on_disconnect(const char *const account_name,
                         const char *const fulljid);
 int prof_on_message_stanza_receive(const char *const stanza);
 int prof_on_iq_stanza_receive(const char *const stanza);
+int prof_on_presence_stanza_receive(const char *const stanza);
 #pragma GCC visibility pop
 
 static ferry_ctx_t *fx;
@@ -276,7 +277,10 @@ static void on_event(ferry_transfer_t *t, const char *what, void *ud)
         x->x_t0 = xfer_now(); /* the time shown at the end */
         say(x->x_peer, "ferry: %s accepted #%d %s", x->x_peer, x->x_id,
             x->x_name);
-    }
+    } else if (strcmp(what, "waiting") == 0)
+        say(x->x_peer,
+            "ferry: #%d waiting for %s to come online with a Ferry client",
+            x->x_id, x->x_peer);
 }
 
 static void on_done(ferry_transfer_t *t, ferry_status_t st, const char *reason,
@@ -596,6 +600,14 @@ int prof_on_message_stanza_receive(const char *const stanza)
 int prof_on_iq_stanza_receive(const char *const stanza)
 {
     return feed(stanza);
+}
+
+/* libferry only looks at presence (a peer coming online gets its offer at
+ * once); Profanity always goes on with it. */
+int prof_on_presence_stanza_receive(const char *const stanza)
+{
+    (void)feed(stanza);
+    return 1;
 }
 
 static void stop(void)
