@@ -223,9 +223,10 @@ int rfile_open(const char *dir, const char *name, const char *sid,
         set_companions(f);
         if ((got = try_resume(f, resume_from)) == 0 &&
             (got = name_free(f->rf_dirfd, f->rf_name)) == 1) {
+            /* 0666 less the umask, as any file a program creates. */
             f->rf_fd = openat(
                 f->rf_dirfd, f->rf_part,
-                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
             /* EEXIST: it appeared since name_free; try the next name. */
             got = f->rf_fd >= 0 || errno == EEXIST ? 0 : -1;
         }

@@ -136,6 +136,42 @@ void offer_send(ferry_transfer_t *t)
     transfer_event(t, "offered");
 }
 
+/* A session id from the file's identity: who sends to whom, which file,
+ * which version of it. Rerunning the same send after a drop offers the
+ * same id, and the receiver resumes into the .part it kept (its state file
+ * names the id and the sender). A changed file gets a new id. */
+static void identity_sid(const ferry_ctx_t *ctx, const char *peer,
+                         const char *path, const struct stat *sb,
+                         char sid[65])
+{
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    char *abs = realpath(path, NULL), *me, *them, buf[96];
+    uint8_t d[32];
+    gsize dl = sizeof(d);
+
+    me = g_ascii_strdown(ctx->jid, (gssize)strcspn(ctx->jid, "/"));
+    them = g_ascii_strdown(peer, (gssize)strcspn(peer, "/"));
+    snprintf(buf, sizeof(buf), "%llu %lld.%09ld %llu %llu",
+             (unsigned long long)sb->st_size, (long long)sb->st_mtim.tv_sec,
+             sb->st_mtim.tv_nsec, (unsigned long long)sb->st_dev,
+             (unsigned long long)sb->st_ino);
+    g_checksum_update(c, (const guchar *)"ferry-sid\n", -1);
+    g_checksum_update(c, (const guchar *)me, (gssize)strlen(me) + 1);
+    g_checksum_update(c, (const guchar *)them, (gssize)strlen(them) + 1);
+    g_checksum_update(c, (const guchar *)(abs ? abs : path), -1);
+    g_checksum_update(c, (const guchar *)"\n", 1);
+    g_checksum_update(c, (const guchar *)buf, -1);
+    g_checksum_get_digest(c, d, &dl);
+    g_checksum_free(c);
+    b64_encode(d, 12, sid);
+    for (char *p = sid; *p; p++)
+        if (*p == '+' || *p == '/')
+            *p = *p == '+' ? '-' : '_';
+    free(abs);
+    g_free(me);
+    g_free(them);
+}
+
 int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
                     const ferry_send_opts_t *opts, ferry_transfer_t **out)
 {
@@ -144,6 +180,7 @@ int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
     ferry_transfer_t *t = NULL;
     struct stat sb;
     const char *base;
+    char idsid[65];
     int fd, rc;
 
     if (out != NULL)
@@ -167,6 +204,15 @@ int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
     base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
     if (o.name == NULL)
         o.name = base;
+    /* The same file to the same peer again: the same session id, so that
+     * an interrupted transfer resumes by itself; not while that session is
+     * still running here. */
+    if (o.sid == NULL && ctx->jid != NULL && peer != NULL &&
+        ferry_valid_jid(peer)) {
+        identity_sid(ctx, peer, path, &sb, idsid);
+        if (transfer_find(ctx, idsid, 1) == NULL)
+            o.sid = idsid;
+    }
     memset(&src, 0, sizeof(src));
     src.read = file_read;
     src.close = file_close;

@@ -138,7 +138,43 @@ check "--count 1: the first file arrives, the receiver exits 0" \
 check "--count 1: the declined file never started" \
     eval '! ls "$T/in" | grep -q "^b.bin"'
 
-# 5. Login errors: each names its cause, all exit 69.
+# 5. A dropped transfer resumes by itself when the same send is run again
+# (no --sid): both sides know the file by its identity.
+rm -f "$T/in/big.bin"*
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/rs1.bob.log" &
+b=$!
+RES=d1 ferry_cli alice send --chunk-size 4096 bob@localhost "$T/big.bin" \
+    2>"$T/rs1.alice.log" &
+a=$!
+for i in $(seq 400); do
+    [ "$(stat -c %s "$T/in/big.bin.part" 2>/dev/null || echo 0)" -gt 8000000 ] && break
+    sleep 0.02
+done
+kill -9 $a
+wait $b
+wait $a 2>/dev/null
+check "drop: the receiver keeps .part and its state" \
+    eval '[ -s "$T/in/big.bin.part" ] && [ -s "$T/in/big.bin.ferry" ]'
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
+    2>"$T/rs2.bob.log" &
+b=$!
+(RES=d2 ferry_cli alice send --chunk-size 4096 bob@localhost "$T/big.bin" \
+    2>"$T/rs2.alice.log")
+ar=$?
+wait $b
+br=$?
+check "rerun of the same send: completes byte-identical" \
+    eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/big.bin" "$T/in/big.bin"'
+check "rerun: the sender says where it resumes" \
+    grep -q "resuming big.bin at [1-9][0-9]*%" "$T/rs2.alice.log"
+check "rerun: the receiver says where it resumes" \
+    grep -q "resuming big.bin at [1-9][0-9]*%" "$T/rs2.bob.log"
+check "rerun: no second copy" eval '! ls "$T/in" | grep -q "big (1)"'
+check "received file mode is 0666 less the umask (0644 here)" \
+    [ "$(stat -c %a "$T/in/big.bin")" = "$(printf '%o' $((0666 & ~$(umask))))" ]
+
+# 6. Login errors: each names its cause, all exit 69.
 printf 'wrong\n' >"$T/bad.pass"
 "$FERRY" send --jid alice@localhost --password-file "$T/bad.pass" \
     --server "127.0.0.1:$C2S_PORT" bob@localhost "$T/a.bin" 2>"$T/auth.log"
@@ -156,7 +192,7 @@ check "unknown domain: exit 69" [ $? -eq 69 ]
 check "unknown domain: says the name does not resolve" \
     grep -q "cannot find the XMPP server nowhere.invalid" "$T/dns.log"
 
-# 6. Exit codes that say what happened.
+# 7. Exit codes that say what happened.
 mkdir -p "$T/ro" && chmod 555 "$T/ro"
 if [ "$(id -u)" -ne 0 ]; then
     (ferry_cli bob recv --dir "$T/ro" --yes 2>"$T/ro.log")
