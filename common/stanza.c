@@ -270,12 +270,19 @@ int ferry_valid_name(const char *v)
 
     if (v == NULL || (n = strlen(v)) == 0 || n > FERRY_NAME_MAX * 4)
         return 0;
-    if (strcmp(v, ".") == 0 || strcmp(v, "..") == 0 ||
-        !g_utf8_validate(v, (gssize)n, NULL))
+    if (!g_utf8_validate(v, (gssize)n, NULL))
         return 0;
+    /* A relative path of components joined by '/': none empty, "." or
+     * "..", so nothing leaves the receiver's directory. */
+    for (p = v; p != NULL; p = strchr(p, '/') ? strchr(p, '/') + 1 : NULL) {
+        size_t len = strcspn(p, "/");
+        if (len == 0 || (len == 1 && p[0] == '.') ||
+            (len == 2 && p[0] == '.' && p[1] == '.'))
+            return 0;
+    }
     for (i = 0; i < n; i++) {
         unsigned char c = (unsigned char)v[i];
-        if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')
+        if (c < 0x20 || c == 0x7f || c == '\\')
             return 0;
         if ((c & 0xc0) != 0x80)
             chars++;

@@ -67,7 +67,8 @@ int ferry_valid_sid(const char *s);
  * a non-empty domain part. */
 int ferry_valid_jid(const char *s);
 /* An offered file name: 1..255 characters of valid UTF-8, no control
- * characters (C0 or C1), no bidi controls, no '/' or '\\', not "." or "..". */
+ * characters (C0 or C1), no bidi controls, no '\\'; a relative path of
+ * '/'-separated components, none of them empty, "." or "..". */
 int ferry_valid_name(const char *s);
 /* A media type: type/subtype of token characters. */
 int ferry_valid_media(const char *s);

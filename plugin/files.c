@@ -167,6 +167,49 @@ static int try_resume(struct rfile *f, uint64_t *next)
     return 1;
 }
 
+/* Makes and enters the folders of a relative path ("a/b/c.jpg": a, then
+ * b), each under the rules of a file name (no leading '.' or '-'); leaves
+ * *name at the last component (in *keep when it had to be copied). */
+static int enter_folders(struct rfile *f, const char **name, char **keep)
+{
+    const char *p = *name, *slash;
+    GString *rel = g_string_new(NULL);
+    int fd, r = -1;
+
+    while ((slash = strchr(p, '/')) != NULL) {
+        char *comp = g_strndup(p, (gsize)(slash - p));
+        if (comp[0] == '.' || comp[0] == '-') {
+            char *c = g_strconcat("_", comp, NULL);
+            g_free(comp);
+            comp = c;
+        }
+        if (mkdirat(f->rf_dirfd, comp, 0777) < 0 && errno != EEXIST) {
+            g_free(comp);
+            goto out;
+        }
+        fd = openat(f->rf_dirfd, comp,
+                    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        g_string_append_printf(rel, "/%s", comp);
+        g_free(comp);
+        if (fd < 0)
+            goto out;
+        close(f->rf_dirfd);
+        f->rf_dirfd = fd;
+        p = slash + 1;
+    }
+    {
+        char *d = g_strconcat(f->rf_dir, rel->str, NULL);
+        g_free(f->rf_dir);
+        f->rf_dir = d;
+    }
+    *keep = g_strdup(p);
+    *name = *keep;
+    r = 0;
+out:
+    g_string_free(rel, TRUE);
+    return r;
+}
+
 int rfile_open(const char *dir, const char *name, const char *sid,
                const char *peer, uint64_t size, uint32_t chunk,
                struct rfile **out, uint64_t *resume_from, const char **why)
@@ -179,8 +222,7 @@ int rfile_open(const char *dir, const char *name, const char *sid,
     *out = NULL;
     *resume_from = 0;
     *why = "bad-name";
-    if (name == NULL || *name == '\0' || strchr(name, '/') != NULL ||
-        strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    if (name == NULL || !ferry_valid_name(name))
         goto out;
     *why = "bad-value";
     if (dir == NULL || !ferry_valid_sid(sid) || !ferry_valid_jid(peer) ||
@@ -198,11 +240,20 @@ int rfile_open(const char *dir, const char *name, const char *sid,
     *why = "dir";
     if ((f->rf_dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
         goto out;
+    /* A relative path: its folders are made (or entered) one by one below
+     * dir, never through a symlink; the last component is the file. */
+    if (strchr(name, '/') != NULL) {
+        *why = "subdir";
+        if (enter_folders(f, &name, &safe) < 0)
+            goto out;
+    }
     /* A received file is never hidden (".profile", ".bashrc" in a home
      * directory) and never reads as an option ("-rf"): such names get a
      * leading '_'. */
     if (name[0] == '.' || name[0] == '-') {
-        safe = g_strconcat("_", name, NULL);
+        char *u = g_strconcat("_", name, NULL);
+        g_free(safe);
+        safe = u;
         name = safe;
     }
     split_name(name, &f->rf_stem, &f->rf_ext);

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include <glib.h>
 #include <strophe.h>
 
 #include "ferry.h"
@@ -59,6 +60,10 @@ int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason);
  * line; nothing with -q unless it is an error. */
 void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- collect.c ---- */
+/* The files to send: paths to open and the names to offer them under. */
+int collect_files(char **args, int n, GPtrArray *paths, GPtrArray *names);
 
 /* ---- login.c ---- */
 /* Checks that the server's name resolves, then connects; runs until logged

@@ -31,7 +31,9 @@ static ferry_ctx_t *fctx;
 static double idle_deadline;
 
 /* sending: the files, one after another */
-static int next_file;
+static GPtrArray *send_paths, *send_names;
+static guint next_file;
+static uint64_t sent_bytes;
 static ferry_transfer_t *sending;
 static char *peer_full; /* the resource that took the first file */
 static int sent_ok, sent_failed;
@@ -266,6 +268,7 @@ static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
     if (ferry_transfer_is_sender(t)) {
         if (s == FERRY_DONE_OK) {
             sent_ok++;
+            sent_bytes += ferry_transfer_size(t);
             if (peer_full == NULL)
                 peer_full = g_strdup(ferry_transfer_peer(t));
         } else
@@ -283,20 +286,21 @@ static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
 static int send_next(void)
 {
     ferry_send_opts_t so;
-    const char *path, *base;
+    const char *path, *name;
     int rc;
 
     if (exit_code > 0 && exit_code != EX_REJECTED)
         return 0;
-    if (next_file >= o.nfiles)
+    if (next_file >= send_paths->len)
         return 0;
-    path = o.files[next_file++];
-    base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    path = send_paths->pdata[next_file];
+    name = send_names->pdata[next_file++];
     memset(&so, 0, sizeof(so));
     so.requester = o.requester;
     so.chunk_size = o.chunk;
     so.deliver = o.deliver;
-    so.sid = o.nfiles == 1 ? o.sid : NULL;
+    so.sid = send_paths->len == 1 ? o.sid : NULL;
+    so.name = name;
     so.shuffle = o.shuffle;
     so.corrupt_chunk = o.corrupt;
     so.wait_s = o.wait;
@@ -304,11 +308,13 @@ static int send_next(void)
                          &sending);
     if (rc != FERRY_RC_OK) {
         err("cannot send %s: %s", path, ferry_error(fctx));
-        exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
+        if (exit_code <= 0)
+            exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
         sent_failed++;
-        return next_file < o.nfiles ? send_next() : 0;
+        sending = NULL;
+        return send_next();
     }
-    ferry_transfer_set_userdata(sending, g_strdup(base));
+    ferry_transfer_set_userdata(sending, g_strdup(name));
     if (o.verbose)
         fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
                 ferry_transfer_sid(sending), path, o.peer);
@@ -515,20 +521,12 @@ static int preflight(void)
 {
     struct stat sb;
     const char *why;
-    int i;
 
-    for (i = 0; o.sending && i < o.nfiles; i++) {
-        why = stat(o.files[i], &sb) != 0      ? strerror(errno)
-              : !S_ISREG(sb.st_mode)          ? "not a regular file"
-              : access(o.files[i], R_OK) != 0 ? strerror(errno)
-                                              : NULL;
-        if (why != NULL) {
-            err("cannot send %s: %s", o.files[i], why);
-            return EX_IO;
-        }
+    if (o.sending) {
+        send_paths = g_ptr_array_new_with_free_func(g_free);
+        send_names = g_ptr_array_new_with_free_func(g_free);
+        return collect_files(o.files, o.nfiles, send_paths, send_names);
     }
-    if (o.sending)
-        return 0;
     why = stat(o.dir, &sb) != 0                ? strerror(errno)
           : !S_ISDIR(sb.st_mode)               ? "not a directory"
           : access(o.dir, W_OK | X_OK) != 0    ? strerror(errno)
@@ -646,9 +644,12 @@ int main(int argc, char **argv)
         err("lost the connection to the XMPP server");
         exit_code = EX_SERVER;
     }
-    if (o.sending && o.nfiles > 1)
-        say("%d of %d files sent%s", sent_ok, o.nfiles,
-            sent_failed ? "" : ", all verified");
+    if (o.sending && send_paths != NULL && send_paths->len > 1) {
+        char total[32];
+        human_size((double)sent_bytes, total, sizeof(total));
+        say("%d of %u files sent (%s)%s", sent_ok, send_paths->len, total,
+            sent_ok == (int)send_paths->len ? ", all verified" : "");
+    }
 out:
     ferry_ctx_free(fctx);
     xmpp_disconnect(conn);
@@ -658,5 +659,9 @@ out:
     xmpp_ctx_free(x);
     xmpp_shutdown();
     g_free(password);
+    if (send_paths != NULL) {
+        g_ptr_array_free(send_paths, TRUE);
+        g_ptr_array_free(send_names, TRUE);
+    }
     return exit_code < 0 ? EX_DONE : exit_code;
 }

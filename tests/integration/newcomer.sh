@@ -174,7 +174,33 @@ check "rerun: no second copy" eval '! ls "$T/in" | grep -q "big (1)"'
 check "received file mode is 0666 less the umask (0644 here)" \
     [ "$(stat -c %a "$T/in/big.bin")" = "$(printf '%o' $((0666 & ~$(umask))))" ]
 
-# 6. Login errors: each names its cause, all exit 69.
+# 6. Several files and a folder: every file, relative paths kept below
+# the receiver's --dir, one summary at the end.
+mkdir -p "$T/trip/day 1" "$T/trip/.hidden" "$T/out"
+head -c 1000 /dev/urandom >"$T/trip/day 1/a.jpg"
+head -c 2000 /dev/urandom >"$T/trip/b.jpg"
+head -c 3000 /dev/urandom >"$T/trip/.hidden/c.txt"
+ln -s /etc/passwd "$T/trip/link"
+ferry_cli bob recv --dir "$T/out" --accept-from alice@localhost --count 5 \
+    --timeout 60 2>"$T/many.bob.log" &
+b=$!
+(ferry_cli alice send bob@localhost "$T/a.bin" "$T/trip" "$T/b.bin" \
+    2>"$T/many.alice.log")
+ar=$?
+wait $b
+br=$?
+check "files and a folder: both exit 0" eval '[ $ar -eq 0 ] && [ $br -eq 0 ]'
+check "files and a folder: every file identical, paths kept" \
+    eval 'cmp -s "$T/a.bin" "$T/out/a.bin" && cmp -s "$T/b.bin" "$T/out/b.bin" &&
+          cmp -s "$T/trip/day 1/a.jpg" "$T/out/trip/day 1/a.jpg" &&
+          cmp -s "$T/trip/b.jpg" "$T/out/trip/b.jpg" &&
+          cmp -s "$T/trip/.hidden/c.txt" "$T/out/trip/_.hidden/c.txt"'
+check "a symlink in the folder is skipped, and said so" \
+    eval '[ ! -e "$T/out/trip/link" ] && grep -q "skipping .*link" "$T/many.alice.log"'
+check "one summary for the set" \
+    grep -q "5 of 5 files sent (.*), all verified" "$T/many.alice.log"
+
+# 7. Login errors: each names its cause, all exit 69.
 printf 'wrong\n' >"$T/bad.pass"
 "$FERRY" send --jid alice@localhost --password-file "$T/bad.pass" \
     --server "127.0.0.1:$C2S_PORT" bob@localhost "$T/a.bin" 2>"$T/auth.log"
@@ -192,7 +218,7 @@ check "unknown domain: exit 69" [ $? -eq 69 ]
 check "unknown domain: says the name does not resolve" \
     grep -q "cannot find the XMPP server nowhere.invalid" "$T/dns.log"
 
-# 7. Exit codes that say what happened.
+# 8. Exit codes that say what happened.
 mkdir -p "$T/ro" && chmod 555 "$T/ro"
 if [ "$(id -u)" -ne 0 ]; then
     (ferry_cli bob recv --dir "$T/ro" --yes 2>"$T/ro.log")

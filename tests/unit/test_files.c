@@ -409,9 +409,57 @@ START_TEST(abort_without_keep_removes_only_our_files)
 }
 END_TEST
 
+/* Delivers a relative path; checks where it landed. */
+static void deliver_path(const char *name, const char *sid, const char *want)
+{
+    struct rfile *f = fresh(name, sid);
+
+    ck_assert_int_eq(rfile_write(f, "0123456789abcdefghij", 20), FERRY_OK);
+    ck_assert_int_eq(rfile_commit(f), FERRY_OK);
+    ck_assert_str_eq(rfile_path(f), in(want));
+    ck_assert_str_eq(text(in(want)), "0123456789abcdefghij");
+    rfile_free(f);
+}
+
+START_TEST(relative_paths_land_in_folders_below_dir)
+{
+    struct stat sb;
+
+    deliver_path("trip/day 1/a.jpg", SID, "trip/day 1/a.jpg");
+    /* A second file into the same folders. */
+    deliver_path("trip/b.jpg", "sid-two", "trip/b.jpg");
+    /* Hidden or option-like folders get the '_' as names do. */
+    deliver_path(".ssh/-rf", "sid-three", "_.ssh/_-rf");
+    ck_assert_int_ne(stat(in(".ssh"), &sb), 0);
+    /* The same path again: a number, in the same folder. */
+    deliver_path("trip/b.jpg", "sid-four", "trip/b (1).jpg");
+}
+END_TEST
+
+START_TEST(a_symlinked_folder_is_never_followed)
+{
+    struct rfile *f = (struct rfile *)1;
+    char *outside = g_build_filename(dir, "outside", NULL);
+    uint64_t from;
+    const char *why;
+
+    ck_assert_int_eq(mkdir(outside, 0700), 0);
+    ck_assert_int_eq(symlink(outside, in("link")), 0);
+    ck_assert_int_eq(
+        rfile_open(dir, "link/x.txt", SID, PEER, 20, 4, &f, &from, &why),
+        FERRY_ERR_IO);
+    ck_assert_ptr_null(f);
+    ck_assert_str_eq(why, "subdir");
+    ck_assert_int_ne(access(in("outside/x.txt.part"), F_OK), 0);
+    g_free(outside);
+}
+END_TEST
+
 START_TEST(bad_names_and_values_are_refused)
 {
-    static const char *bad[] = {"", ".", "..", "a/b", "/etc/passwd", "a/"};
+    static const char *bad[] = {"",       ".",    "..",    "a//b",
+                                "/etc/passwd", "a/",  "../x",  "a/../b",
+                                "a/./b",  "a\\b"};
     struct rfile *f = (struct rfile *)1;
     uint64_t from;
     const char *why;
@@ -575,6 +623,8 @@ static Suite *suite(void)
     tcase_add_test(tc, writes_past_the_offered_size_are_refused);
     tcase_add_test(tc, delivered_files_never_take_a_companion_name);
     tcase_add_test(tc, hidden_or_option_like_names_get_a_leading_underscore);
+    tcase_add_test(tc, relative_paths_land_in_folders_below_dir);
+    tcase_add_test(tc, a_symlinked_folder_is_never_followed);
     suite_add_tcase(s, tc);
     return s;
 }
