@@ -121,6 +121,18 @@ static void set_u64(xmpp_stanza_t *el, const char *attr, uint64_t v)
     xmpp_stanza_set_attribute(el, attr, b);
 }
 
+/* An offer's or request's size: decimal, or absent for a stream. */
+static int get_size(xmpp_stanza_t *el, uint64_t *out)
+{
+    const char *v = xmpp_stanza_get_attribute(el, "size");
+
+    if (v == NULL) {
+        *out = FERRY_SIZE_STREAM;
+        return FERRY_OK;
+    }
+    return parse_u64(v, FERRY_SIZE_STREAM - 1, out);
+}
+
 static int get_role(const char *v)
 {
     if (v && strcmp(v, "sender") == 0)
@@ -240,8 +252,7 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
     strcpy(r->peer, v);
     if ((r->role = get_role(xmpp_stanza_get_attribute(el, "role"))) == 0)
         BAD("role");
-    if (parse_u64(xmpp_stanza_get_attribute(el, "size"), FERRY_SIZE_MAX,
-                  &r->size) != FERRY_OK)
+    if (get_size(el, &r->size) != FERRY_OK)
         BAD("size");
     if (get_bool(xmpp_stanza_get_attribute(el, "deliver"), 0, &r->deliver) !=
         FERRY_OK)
@@ -257,7 +268,8 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
     xmpp_stanza_set_attribute(el, "sid", r->sid);
     xmpp_stanza_set_attribute(el, "peer", r->peer);
     xmpp_stanza_set_attribute(el, "role", role_str(r->role));
-    set_u64(el, "size", r->size);
+    if (r->size != FERRY_SIZE_STREAM)
+        set_u64(el, "size", r->size);
     if (r->deliver)
         xmpp_stanza_set_attribute(el, "deliver", "true");
     return el;
@@ -332,8 +344,7 @@ int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
     if (!ferry_valid_name(v))
         BAD("name");
     strcpy(o->name, v);
-    if (parse_u64(xmpp_stanza_get_attribute(el, "size"), FERRY_SIZE_MAX,
-                  &o->size) != FERRY_OK)
+    if (get_size(el, &o->size) != FERRY_OK)
         BAD("size");
     v = xmpp_stanza_get_attribute(el, "media-type");
     if (!ferry_valid_media(v))
@@ -350,7 +361,9 @@ int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
         0)
         BAD("requester");
     if ((v = xmpp_stanza_get_attribute(el, "sha256")) != NULL) {
-        if (hex_decode(v, o->sha256, 32) != FERRY_OK)
+        /* No digest can be known in advance for a stream. */
+        if (o->size == FERRY_SIZE_STREAM ||
+            hex_decode(v, o->sha256, 32) != FERRY_OK)
             BAD("sha256");
         o->has_sha256 = 1;
     }
@@ -364,7 +377,8 @@ xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o)
 
     xmpp_stanza_set_attribute(el, "sid", o->sid);
     xmpp_stanza_set_attribute(el, "name", o->name);
-    set_u64(el, "size", o->size);
+    if (o->size != FERRY_SIZE_STREAM)
+        set_u64(el, "size", o->size);
     xmpp_stanza_set_attribute(el, "media-type", o->media_type);
     set_u64(el, "chunk-size", o->chunk_size);
     set_key(el, "key", o->key);

@@ -23,6 +23,10 @@
 #define FERRY_MEDIA_MAX 127
 #define FERRY_HOST_MAX 253
 #define FERRY_SIZE_MAX 9223372036854775807ULL
+/* A stream: an offer or request without size (XEP "Offering a file").
+ * Real sizes are 0 to FERRY_SIZE_STREAM - 1. libferry's FERRY_SIZE_UNKNOWN
+ * has this value. */
+#define FERRY_SIZE_STREAM FERRY_SIZE_MAX
 
 struct ferry_channel {
     char sid[65];

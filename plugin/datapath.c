@@ -61,13 +61,14 @@ void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->ds == D_DONE)
         return;
     conn_close(t);
+    dp_stream_free(t); /* a stream's source is closed after its last read */
     /* A receiver keeps .part and its state for a resume, except when it
-     * never started. */
+     * never started. A stream cannot be resumed: nothing is kept. */
     if (!t->is_sender && st != FERRY_DONE_OK) {
         /* Keep what a resume can use, with the state that says so. */
-        if (t->sink.file != NULL && t->next > t->resume_from)
+        if (t->sink.file != NULL && t->next > t->resume_from && !stream_of(t))
             (void)rfile_save_state(t->sink.file, t->next);
-        dp_sink_end(t, t->written > 0 || t->resume_from > 0);
+        dp_sink_end(t, !stream_of(t) && (t->written > 0 || t->resume_from > 0));
     }
     dp_emit_done(t, st, reason);
 }
@@ -105,7 +106,8 @@ static int setup(ferry_transfer_t *t)
         return FERRY_ERR_NOMEM;
     t->next = t->resume_from;
     if (t->is_sender) {
-        if (t->shuffle && t->nchunks > 0) {
+        /* A stream's chunks go in order as its data comes. */
+        if (t->shuffle && t->nchunks > 0 && !stream_of(t)) {
             t->order = g_new(uint64_t, t->nchunks);
             for (i = 0; i < t->nchunks; i++)
                 t->order[i] = i;
@@ -213,6 +215,7 @@ void dp_cancel(ferry_transfer_t *t, int code)
 
 void dp_free(ferry_transfer_t *t)
 {
+    dp_stream_free(t);
     conn_close(t);
     aead_free(t->aead);
     sha256_free(t->hash);
@@ -282,7 +285,12 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
         if (t->ds != D_WAIT_PEER)
             break;
         t->ds = t->is_sender ? D_STREAMING : D_RECEIVING;
+        t->last_ack_us = g_get_monotonic_time();
         dp_emit_event(t, "peer-joined"); /* may end it (a cancel) */
+        /* A stream's source is read from now on, on its own thread. */
+        if (t->ds == D_STREAMING && stream_of(t) &&
+            dp_stream_start(t) != FERRY_OK)
+            dp_finish(t, FERRY_DONE_IO, "source-thread");
         break;
     case FRAME_SLOW_DOWN:
         t->paused = 1;
@@ -296,14 +304,17 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
         if (!t->is_sender)
             break;
         t->acked = f->number;
-        done = t->acked * t->chunk;
-        dp_emit_progress(t, done > t->size ? t->size : done);
+        if (stream_of(t))
+            done = dp_stream_acked(t, t->acked);
+        else
+            done = MIN(t->acked * t->chunk, t->size);
+        dp_emit_progress(t, done);
         break;
     case FRAME_VERIFIED:
         if (!t->is_sender || t->ds != D_WAIT_VERIFIED)
             break;
         if (f->sealed_len != FERRY_VERIFIED_SEALED_LEN ||
-            ferry_verified_open(t->aead, t->sid, t->nchunks, t->size,
+            ferry_verified_open(t->aead, t->sid, t->end_count, t->end_size,
                                 t->end_hash, f->sealed) != FERRY_OK) {
             dp_fail_integrity(t, "bad-verified");
             break;
@@ -423,15 +434,24 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
             return 0;
     }
     fd = conn_fd(t, &ev);
+    /* A stream's sender writes when its source has data, not at will. */
     if (t->ds > D_TLS &&
-        (buf_len(t->out) > 0 || (t->ds == D_STREAMING && !t->paused)))
+        (buf_len(t->out) > 0 ||
+         (t->ds == D_STREAMING && !t->paused && t->pump == NULL)))
         ev |= POLLOUT;
     limit = t->ds <= D_HS ? t->dp_deadline : t->last_io + t->idle_s;
     ms = limit > now ? (int)MIN(limit - now, 86400) * 1000 : 0;
     if (*timeout_ms < 0 || ms < *timeout_ms)
         *timeout_ms = ms;
+    ms = dp_keepalive_ms(t);
+    if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
+        *timeout_ms = ms;
     if (fd < 0)
         return 0;
+    if (t->pump != NULL) {
+        dp_stream_want(t, p, ev, timeout_ms);
+        return 1;
+    }
     p->fd = fd;
     p->events = ev;
     p->revents = 0;
@@ -480,8 +500,14 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
         dp_finish(t, FERRY_DONE_TIMEOUT, "relay-idle");
         return;
     }
+    /* A stream's sender polls an epoll fd: learn what the socket has. */
+    if (t->pump != NULL)
+        revents = dp_stream_revents(t);
     if ((revents & (POLLIN | POLLHUP | POLLERR)) || conn_pending(t) > 0)
         read_frames(t);
+    if (t->ds == D_DONE)
+        return;
+    dp_keepalive(t);
     if (t->ds == D_DONE)
         return;
     dp_fill(t);

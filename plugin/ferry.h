@@ -92,7 +92,7 @@ typedef struct {
     const char *sid;
     const char *from; /**< the sender's full JID */
     const char *name; /**< offered name, already checked */
-    uint64_t size;
+    uint64_t size;    /**< FERRY_SIZE_UNKNOWN: a stream */
     const char *media_type;
     uint32_t chunk_size;
 } ferry_offer_info_t;
@@ -107,7 +107,8 @@ typedef struct {
      *  later. */
     void (*offer)(ferry_transfer_t *t, const ferry_offer_info_t *o,
                   void *userdata);
-    /** Bytes confirmed by the receiver (sender) or written (receiver). */
+    /** Bytes confirmed by the receiver (sender) or written (receiver).
+     *  total is FERRY_SIZE_UNKNOWN for a stream. */
     void (*progress)(ferry_transfer_t *t, uint64_t done, uint64_t total,
                      void *userdata);
     /** Something worth a log line: "accepted", "channel", "connected",
@@ -208,10 +209,22 @@ typedef struct {
                      come online (0: 30 s); then done(PEER_GONE, "offline") */
 } ferry_send_opts_t;
 
+/** The size of a source whose length is not known in advance (a stream):
+ *  its offer carries no size and END fixes it. ferry_offer_info_t.size,
+ *  ferry_transfer_size() and progress's total say so for a stream. */
+#define FERRY_SIZE_UNKNOWN 0x7fffffffffffffffULL
+
 /** Reads the data of a transfer. read() fills buf with up to len bytes
  *  starting at offset and returns how many (0 only past the end), or -1.
  *  Offsets only grow. (A file source also serves resumes and test
- *  shuffles, which first read it whole from 0 to hash it.) */
+ *  shuffles, which first read it whole from 0 to hash it.)
+ *  A stream (size FERRY_SIZE_UNKNOWN) is read on a thread of libferry's
+ *  own, in both modes, so read() may block until data comes: it returns
+ *  what it has (short counts are fine), 0 at the end of the stream, -1
+ *  on error (the transfer fails; errno EAGAIN: nothing yet, asked again
+ *  a few ms later). close() then comes from that thread once the transfer
+ *  is over and no read() runs: keep userdata alive until it. Streams are
+ *  never resumed. */
 typedef struct {
     ssize_t (*read)(void *userdata, uint64_t offset, void *buf, size_t len);
     void (*close)(void *userdata); /**< optional: the transfer is over */
@@ -273,6 +286,11 @@ FERRY_API uint64_t ferry_transfer_size(const ferry_transfer_t *t);
 /** Receiver: the final path of a file sink; NULL otherwise. */
 FERRY_API const char *ferry_transfer_path(const ferry_transfer_t *t);
 FERRY_API int ferry_transfer_is_sender(const ferry_transfer_t *t);
+/** Receiver, before accepting: fail the transfer (cancelled, reason
+ *  "too-large", the sender told) once more than max bytes arrive; 0 (the
+ *  default) is no limit. A stream's size is not known beforehand: set
+ *  this to bound it. */
+FERRY_API int ferry_transfer_set_max_size(ferry_transfer_t *t, uint64_t max);
 FERRY_API void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
 FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
 /** Why the transfer ended, for people ("bob@example.org: no Ferry client

@@ -135,7 +135,9 @@ static int try_resume(struct rfile *f, uint64_t *next)
     ssize_t n;
     int fd;
 
-    if (fstatat(f->rf_dirfd, f->rf_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
+    /* A stream is never resumed (XEP "Resuming"). */
+    if (me->size == FERRY_SIZE_STREAM ||
+        fstatat(f->rf_dirfd, f->rf_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ||
         (fd = open_regular(f->rf_dirfd, f->rf_state, O_RDONLY, &sb)) < 0)
         return 0;
     n = read(fd, line, sizeof(line));

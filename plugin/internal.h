@@ -116,6 +116,7 @@ struct ferry_transfer {
     uint64_t resume_from;
     int shuffle;
     uint64_t corrupt_chunk;      /* 1-based; 0: off */
+    uint64_t max_size;           /* receiver: bytes it takes at most; 0: any */
     struct tls_cache *tls_cache; /* a reference, when the channel uses TLS */
     struct ssl_ctx_st *tls;      /* its context, once made */
     int connect_s, idle_s;
@@ -129,9 +130,10 @@ struct ferry_transfer {
     struct buf *in, *out;
     struct aead *aead;
     struct sha256 *hash;
-    uint8_t end_hash[32]; /* sender: what END committed to */
-    uint64_t next;        /* sender: next index to send; receiver: next
-                             chunk number expected */
+    uint8_t end_hash[32];         /* sender: what END committed to */
+    uint64_t end_count, end_size; /* ... and its chunk count and size */
+    uint64_t next;                /* sender: next index to send; receiver: next
+                                     chunk number expected */
     uint64_t acked;
     uint64_t written;
     uint64_t hashed; /* D_PREHASH progress */
@@ -143,6 +145,13 @@ struct ferry_transfer {
     time_t dp_deadline; /* connect/handshake limit */
     time_t last_io;     /* idle limit */
     int dp_cancel_code; /* cancel asked by the session (thread mode) */
+    /* a stream (size FERRY_SIZE_UNKNOWN; see stream_of()) */
+    struct pump *pump;   /* sender: the source's reader, from PEER_JOINED */
+    int ep;              /* sender, with pump: epoll of socket and pump */
+    short ep_events;     /* the socket's events registered in ep */
+    struct marks *marks; /* sender: chunk numbers to bytes, for progress */
+    uint64_t sealed;     /* sender: bytes sealed so far */
+    gint64 last_ack_us;  /* receiver: when it last sent ACK */
     /* thread mode: progress coalescing, under the worker's lock */
     int prog_pending;
     uint64_t prog_value;
@@ -151,6 +160,15 @@ struct ferry_transfer {
     ferry_status_t done_st;
     const char *done_reason; /* a static string */
 };
+
+/* A stream: a transfer whose size only END fixes (ferry.h's
+ * FERRY_SIZE_UNKNOWN, an offer without size). */
+_Static_assert(FERRY_SIZE_UNKNOWN == FERRY_SIZE_STREAM,
+               "ferry.h and the stanza parsers agree on a stream's size");
+static inline int stream_of(const ferry_transfer_t *t)
+{
+    return t->size == FERRY_SIZE_UNKNOWN;
+}
 
 /* ---- ctx.c ---- */
 /* Seconds on the monotonic clock: deadlines do not move with the date. */
@@ -259,6 +277,21 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f);
 void dp_on_end(ferry_transfer_t *t, const struct frame *f);
 void dp_emit_progress(ferry_transfer_t *t, uint64_t done);
 void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason);
+/* send.c, a stream's sender: the source's reader thread and an epoll fd
+ * over it and the socket, made at PEER_JOINED (FERRY_OK or an error);
+ * what to poll (the epoll fd) and when to seal a short chunk; the
+ * socket's real events (drains the pump's wake-ups); the bytes the
+ * receiver holds when it asks for chunk `next`. */
+int dp_stream_start(ferry_transfer_t *t);
+void dp_stream_free(ferry_transfer_t *t);
+void dp_stream_want(ferry_transfer_t *t, struct pollfd *p, short sock_events,
+                    int *timeout_ms);
+short dp_stream_revents(ferry_transfer_t *t);
+uint64_t dp_stream_acked(ferry_transfer_t *t, uint64_t next);
+/* receive.c, a stream's receiver: ms until its keep-alive ACK is due (-1:
+ * none), and sending it when due. */
+int dp_keepalive_ms(const ferry_transfer_t *t);
+void dp_keepalive(ferry_transfer_t *t);
 
 /* ---- connect.c: DNS on a thread, non-blocking TCP and TLS ---- */
 int conn_begin(ferry_transfer_t *t); /* FERRY_OK or FERRY_ERR_* */

@@ -1,7 +1,9 @@
 /* libferry: the receiver's part of the data path. Each chunk is opened,
  * ordered through the bounded reorder cache (claims 10, 11, 15), appended
  * to the sink and acknowledged; END is checked against what arrived, the
- * sink commits, and a sealed VERIFIED confirms delivery to the sender. */
+ * sink commits, and a sealed VERIFIED confirms delivery to the sender.
+ * A stream's chunks may be short, its size is bounded only by the
+ * application's ceiling, and END alone says how much was sent. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,31 @@
 #include "reorder.h"
 
 #define ACK_EVERY (1024 * 1024) /* bytes written between ACKs */
+/* A stream's receiver also acknowledges what it wrote at least this often,
+ * so a slow live stream's sender sees progress ... */
+#define STREAM_ACK_US (250 * G_TIME_SPAN_MILLISECOND)
+/* ... and, when nothing came, repeats its ACK (a keep-alive) this often,
+ * or a third of the idle limit if that is shorter: a quiet stream is not
+ * ended by the relay's or either end's idle timeout. */
+#define STREAM_KEEPALIVE_US (10 * G_TIME_SPAN_SECOND)
+
+/**
+ * Sets a ceiling on the bytes a receiver takes: past it the transfer ends
+ * (FERRY_DONE_CANCELLED, reason "too-large") and the sender is told with
+ * CANCEL too-large. Call before ferry_accept_file() or ferry_accept_sink().
+ * @param t an offer waiting for an answer
+ * @param max bytes; 0 (the default) for no ceiling
+ * @return FERRY_RC_OK, or FERRY_RC_STATE when t is not such an offer
+ */
+int ferry_transfer_set_max_size(ferry_transfer_t *t, uint64_t max)
+{
+    if (t->is_sender || t->st != T_WAIT_USER) {
+        ctx_error(t->ctx, "not an offer waiting for an answer");
+        return FERRY_RC_STATE;
+    }
+    t->max_size = max;
+    return FERRY_RC_OK;
+}
 
 /* ---- the sink --------------------------------------------------------- */
 
@@ -39,17 +66,74 @@ void dp_sink_end(ferry_transfer_t *t, int keep)
 static void send_ack(ferry_transfer_t *t)
 {
     frame_put_ack(t->out, t->next);
-    if (t->sink.file != NULL)
+    t->last_ack_us = g_get_monotonic_time();
+    /* A stream is never resumed: no state to keep. */
+    if (t->sink.file != NULL && !stream_of(t))
         (void)rfile_save_state(t->sink.file, t->next);
 }
 
+static gint64 keepalive_us(const ferry_transfer_t *t)
+{
+    return MIN(STREAM_KEEPALIVE_US, (gint64)t->idle_s * G_TIME_SPAN_SECOND / 3);
+}
+
+int dp_keepalive_ms(const ferry_transfer_t *t)
+{
+    gint64 left;
+
+    if (!stream_of(t) || t->is_sender || t->ds != D_RECEIVING)
+        return -1;
+    left = t->last_ack_us + keepalive_us(t) - g_get_monotonic_time();
+    return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+void dp_keepalive(ferry_transfer_t *t)
+{
+    if (dp_keepalive_ms(t) == 0) {
+        send_ack(t);
+        dp_flush(t);
+    }
+}
+
+/* The application's ceiling, then the sink. */
 static int append(ferry_transfer_t *t, const uint8_t *p, size_t len)
 {
+    if (t->max_size > 0 && len > t->max_size - MIN(t->written, t->max_size))
+        return FERRY_ERR_TOO_LARGE;
     if (sink_write(t, p, len) != FERRY_OK)
         return FERRY_ERR_IO;
     sha256_update(t->hash, p, len);
     t->written += len;
     return FERRY_OK;
+}
+
+/* Past the ceiling: the sender is told; otherwise a local write error. */
+static void append_failed(ferry_transfer_t *t, int rc)
+{
+    if (rc == FERRY_ERR_TOO_LARGE) {
+        frame_put_code(t->out, FRAME_CANCEL, FERRY_ERR_TOO_LARGE);
+        dp_flush(t);
+        dp_finish(t, FERRY_DONE_CANCELLED, "too-large");
+    } else
+        dp_finish(t, FERRY_DONE_IO, "write");
+}
+
+/* A chunk's number and length: a file's are fixed by the offer; a
+ * stream's chunks are 1 to chunk-size bytes, numbered without end. */
+static int chunk_ok(ferry_transfer_t *t, const struct frame *f, size_t len)
+{
+    if (f->number < t->next || (!stream_of(t) && f->number >= t->nchunks)) {
+        dp_fail_integrity(t, "bad-chunk-number");
+        return 0;
+    }
+    if (stream_of(t) ? len > t->chunk
+                     : len != (f->number == t->nchunks - 1
+                                   ? t->size - f->number * t->chunk
+                                   : t->chunk)) {
+        dp_fail_integrity(t, "bad-chunk-size");
+        return 0;
+    }
+    return 1;
 }
 
 /* Receiver: one DATA frame. In order: append at once, then whatever the
@@ -58,21 +142,13 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
 {
     uint8_t nonce[12], ad[FERRY_AD_MAX];
     size_t adl, len = f->sealed_len - FERRY_TAG_LEN;
-    uint64_t expect_len, before = t->written;
+    uint64_t before = t->written;
     uint8_t *plain, *held;
     size_t hl;
     int rc;
 
-    if (f->number >= t->nchunks || f->number < t->next) {
-        dp_fail_integrity(t, "bad-chunk-number");
+    if (!chunk_ok(t, f, len))
         return;
-    }
-    expect_len =
-        f->number == t->nchunks - 1 ? t->size - f->number * t->chunk : t->chunk;
-    if (len != expect_len) {
-        dp_fail_integrity(t, "bad-chunk-size");
-        return;
-    }
     if (f->number - t->next >= REORDER_WINDOW) {
         frame_put_code(t->out, FRAME_CANCEL, FERRY_ERR_TOO_LARGE);
         dp_flush(t);
@@ -107,8 +183,8 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
         (void)reorder_put(t->cache, t->next, f->number, plain, len);
         return;
     }
-    if (append(t, plain, len) != FERRY_OK) {
-        dp_finish(t, FERRY_DONE_IO, "write");
+    if ((rc = append(t, plain, len)) != FERRY_OK) {
+        append_failed(t, rc);
         return;
     }
     t->next++;
@@ -116,12 +192,14 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
         rc = append(t, held, hl);
         free(held);
         if (rc != FERRY_OK) {
-            dp_finish(t, FERRY_DONE_IO, "write");
+            append_failed(t, rc);
             return;
         }
         t->next++;
     }
-    if (t->written / ACK_EVERY != before / ACK_EVERY)
+    if (t->written / ACK_EVERY != before / ACK_EVERY ||
+        (stream_of(t) &&
+         g_get_monotonic_time() - t->last_ack_us >= STREAM_ACK_US))
         send_ack(t);
     dp_emit_progress(t, t->written);
 }
@@ -130,8 +208,9 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
 {
     uint8_t pt[40], hash[32], nonce[12], ad[FERRY_AD_MAX];
     uint8_t sealed[FERRY_VERIFIED_SEALED_LEN];
+    uint64_t size;
     size_t adl;
-    int rc;
+    int rc, ok;
 
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, f->number, nonce);
     adl = ferry_ad(FERRY_KIND_END, f->number, t->sid, ad);
@@ -141,12 +220,21 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
         return;
     }
     sha256_final(t->hash, hash);
-    if (f->number != t->nchunks || t->next != t->nchunks ||
-        be64_get(pt) != t->size || t->written != t->size ||
-        memcmp(pt + 8, hash, 32) != 0) {
+    size = be64_get(pt);
+    /* A file's END must match the offer; a stream's fixes the count and
+     * size, which must equal all that arrived, with no chunk beyond. */
+    if (stream_of(t))
+        ok = f->number == t->next && reorder_count(t->cache) == 0 &&
+             size == t->written;
+    else
+        ok = f->number == t->nchunks && t->next == t->nchunks &&
+             size == t->size && t->written == t->size;
+    if (!ok || memcmp(pt + 8, hash, 32) != 0) {
         dp_fail_integrity(t, "hash-mismatch");
         return;
     }
+    t->end_count = f->number;
+    t->end_size = size;
     dp_emit_progress(t, t->written);
     if (t->ds == D_DONE)
         return; /* the application cancelled: nothing is committed */
@@ -168,7 +256,7 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
     /* The sender counts the transfer delivered only on this sealed
      * confirmation, which no relay can forge. */
     frame_put_ack(t->out, t->next);
-    if (ferry_verified_seal(t->aead, t->sid, t->nchunks, t->size, hash,
+    if (ferry_verified_seal(t->aead, t->sid, t->end_count, t->end_size, hash,
                             sealed) == FERRY_OK)
         frame_put_verified(t->out, sealed);
     dp_flush(t);

@@ -1,15 +1,27 @@
 /* libferry: the sender's part of the data path. Chunks are read from the
  * source, sealed in place in the output buffer and framed; END commits to
- * the size and the SHA-256 of the whole in order (XEP "Data Transfer"). */
+ * the size and the SHA-256 of the whole in order (XEP "Data Transfer").
+ * A stream's chunks are sealed as its data arrives, full or, after a
+ * short wait, as they are; its END fixes the size and the count. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include "err.h"
 #include "files.h"
 #include "frame.h"
 #include "internal.h"
+#include "pump.h"
 #include "reorder.h"
+
+/* A short chunk of a stream is sealed once its oldest byte has waited
+ * this long: live data reaches the receiver within milliseconds, and
+ * short chunks come at most this often (XEP "Data Transfer"). */
+#define STREAM_FLUSH_US 2000
+/* A stream's source is read ahead by up to this many chunks. */
+#define STREAM_RING_CHUNKS 2
 
 /* ---- sender ----------------------------------------------------------- */
 
@@ -29,11 +41,10 @@ int dp_src_read(ferry_transfer_t *t, uint8_t *p, size_t len, uint64_t off)
     return FERRY_OK;
 }
 
-/* Seals chunk `num` into the output buffer. */
-static int put_chunk(ferry_transfer_t *t, uint64_t num)
+/* Seals chunk `num` of len bytes into the output buffer: from the file or
+ * memory source at its offset, or from a stream's pump. */
+static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
 {
-    uint64_t off = num * t->chunk;
-    size_t len = t->size - off < t->chunk ? (size_t)(t->size - off) : t->chunk;
     uint8_t *p, nonce[12], ad[FERRY_AD_MAX];
     uint32_t body = (uint32_t)(8 + len + FERRY_TAG_LEN);
     size_t adl;
@@ -45,7 +56,9 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num)
     p[2] = (uint8_t)(body >> 8);
     p[3] = (uint8_t)body;
     be64_put(p + 4, num);
-    if (dp_src_read(t, p + 12, len, off) != FERRY_OK) {
+    if (t->pump != NULL)
+        pump_take(t->pump, p + 12, len);
+    else if (dp_src_read(t, p + 12, len, num * t->chunk) != FERRY_OK) {
         buf_unreserve(t->out, FERRY_FRAME_HDR + body);
         return FERRY_ERR_IO;
     }
@@ -60,20 +73,217 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num)
     return FERRY_OK;
 }
 
-static int put_end(ferry_transfer_t *t)
+/* END: the count and, sealed, the size and the hash of what was sent. */
+static void put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
 {
     uint8_t pt[40], sealed[FERRY_END_SEALED_LEN], nonce[12], ad[FERRY_AD_MAX];
     size_t adl;
-    int rc;
 
-    be64_put(pt, t->size);
+    t->end_count = count;
+    t->end_size = size;
+    be64_put(pt, size);
     sha256_final(t->hash, t->end_hash);
     memcpy(pt + 8, t->end_hash, 32);
-    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, t->nchunks, nonce);
-    adl = ferry_ad(FERRY_KIND_END, t->nchunks, t->sid, ad);
-    if ((rc = aead_seal(t->aead, nonce, ad, adl, pt, 40, sealed)) != FERRY_OK)
-        return rc;
-    return frame_put_end(t->out, t->nchunks, sealed);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, count, nonce);
+    adl = ferry_ad(FERRY_KIND_END, count, t->sid, ad);
+    if (aead_seal(t->aead, nonce, ad, adl, pt, 40, sealed) != FERRY_OK ||
+        frame_put_end(t->out, count, sealed) != FERRY_OK) {
+        dp_finish(t, FERRY_DONE_IO, "internal");
+        return;
+    }
+    t->ds = D_WAIT_VERIFIED;
+    dp_emit_event(t, "sent");
+}
+
+/* The source failed: the receiver hears it at once (CANCEL internal),
+ * not only when the link closes. */
+static void source_failed(ferry_transfer_t *t, int rc)
+{
+    if (rc == FERRY_ERR_IO &&
+        frame_put_code(t->out, FRAME_CANCEL, FERRY_ERR_INTERNAL) == FERRY_OK)
+        dp_flush(t);
+    dp_finish(t, FERRY_DONE_IO,
+              rc == FERRY_ERR_IO ? "source-read" : ferry_errname(rc));
+}
+
+/* ---- a stream: size unknown ------------------------------------------ */
+
+/* Chunk number -> bytes sealed up to and with it, for the ACKs (which
+ * name chunks): a bounded FIFO; when full, every other entry goes, so
+ * progress stays exact or a little behind, never ahead. */
+#define MARKS_MAX 4096
+
+struct marks {
+    uint64_t num[MARKS_MAX], bytes[MARKS_MAX];
+    size_t n;
+    uint64_t acked; /* bytes of the last ACK */
+};
+
+static void marks_add(struct marks *m, uint64_t num, uint64_t bytes)
+{
+    size_t i;
+
+    if (m->n == MARKS_MAX) {
+        for (i = 0; i < MARKS_MAX / 2; i++) {
+            m->num[i] = m->num[2 * i + 1];
+            m->bytes[i] = m->bytes[2 * i + 1];
+        }
+        m->n = MARKS_MAX / 2;
+    }
+    m->num[m->n] = num;
+    m->bytes[m->n] = bytes;
+    m->n++;
+}
+
+uint64_t dp_stream_acked(ferry_transfer_t *t, uint64_t next)
+{
+    struct marks *m = t->marks;
+    size_t i = 0;
+
+    if (m == NULL)
+        return 0;
+    while (i < m->n && m->num[i] < next)
+        m->acked = m->bytes[i++];
+    memmove(m->num, m->num + i, (m->n - i) * sizeof(m->num[0]));
+    memmove(m->bytes, m->bytes + i, (m->n - i) * sizeof(m->bytes[0]));
+    m->n -= i;
+    return m->acked;
+}
+
+enum { EP_SOCK = 1, EP_PUMP = 2 };
+
+int dp_stream_start(ferry_transfer_t *t)
+{
+    struct epoll_event ev;
+
+    t->marks = g_new0(struct marks, 1);
+    if ((t->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        return FERRY_ERR_IO;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = EPOLLIN;
+    ev.data.u32 = EP_SOCK;
+    if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->sock, &ev) < 0 ||
+        (t->pump = pump_new(&t->src, STREAM_RING_CHUNKS * (size_t)t->chunk)) ==
+            NULL) {
+        close(t->ep);
+        return FERRY_ERR_IO;
+    }
+    t->ep_events = POLLIN;
+    ev.data.u32 = EP_PUMP;
+    (void)epoll_ctl(t->ep, EPOLL_CTL_ADD, pump_fd(t->pump), &ev);
+    /* The pump's thread may still be inside read() when the transfer is
+     * freed: the source is closed by the pump, after that read(). */
+    t->src.close = NULL;
+    return FERRY_OK;
+}
+
+void dp_stream_free(ferry_transfer_t *t)
+{
+    if (t->pump != NULL) {
+        pump_release(t->pump);
+        close(t->ep);
+        t->pump = NULL;
+    }
+    g_free(t->marks);
+    t->marks = NULL;
+}
+
+/* Microseconds until a chunk should be sealed: 0 now, -1 not on time
+ * (nothing waits, or no room: the socket or a frame wakes us). */
+static gint64 stream_due_us(ferry_transfer_t *t, gint64 now)
+{
+    size_t need = FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN, avail;
+    enum pump_state st;
+    gint64 since;
+
+    if (t->ds != D_STREAMING || t->paused || buf_avail(t->out) < need)
+        return -1;
+    avail = pump_avail(t->pump, &st, &since);
+    if (st != PUMP_OPEN || avail >= t->chunk)
+        return 0;
+    if (avail == 0)
+        return -1;
+    return MAX(since + STREAM_FLUSH_US - now, 0);
+}
+
+void dp_stream_want(ferry_transfer_t *t, struct pollfd *p, short sock_events,
+                    int *timeout_ms)
+{
+    struct epoll_event ev;
+    short want = sock_events | (buf_len(t->out) > 0 ? POLLOUT : 0);
+    gint64 due = stream_due_us(t, g_get_monotonic_time());
+    int ms;
+
+    if (want != t->ep_events) {
+        memset(&ev, 0, sizeof(ev));
+        ev.events =
+            (want & POLLIN ? EPOLLIN : 0) | (want & POLLOUT ? EPOLLOUT : 0);
+        ev.data.u32 = EP_SOCK;
+        if (epoll_ctl(t->ep, EPOLL_CTL_MOD, t->sock, &ev) == 0)
+            t->ep_events = want;
+    }
+    if (due >= 0) {
+        ms = (int)((due + 999) / 1000);
+        if (*timeout_ms < 0 || ms < *timeout_ms)
+            *timeout_ms = ms;
+    }
+    p->fd = t->ep;
+    p->events = POLLIN;
+    p->revents = 0;
+}
+
+short dp_stream_revents(ferry_transfer_t *t)
+{
+    struct epoll_event ev[2];
+    short rev = 0;
+    int i, n;
+
+    n = epoll_wait(t->ep, ev, 2, 0);
+    for (i = 0; i < n; i++)
+        if (ev[i].data.u32 == EP_SOCK)
+            rev |= (ev[i].events & EPOLLIN ? POLLIN : 0) |
+                   (ev[i].events & EPOLLOUT ? POLLOUT : 0) |
+                   (ev[i].events & EPOLLHUP ? POLLHUP : 0) |
+                   (ev[i].events & EPOLLERR ? POLLERR : 0);
+    pump_drain(t->pump);
+    return rev;
+}
+
+/* A stream: seal what the pump holds, a full chunk at once, a short one
+ * when its oldest byte has waited STREAM_FLUSH_US or the source ended;
+ * after the last, END with the count and size now known. */
+static void fill_stream(ferry_transfer_t *t, size_t need, gint64 t0)
+{
+    enum pump_state st;
+    uint64_t moved = 0;
+    gint64 since;
+    size_t len;
+    int rc;
+
+    while (t->ds == D_STREAMING && !t->paused && buf_avail(t->out) >= need &&
+           !dp_slice_over(t, t0, moved)) {
+        len = pump_avail(t->pump, &st, &since);
+        if (st == PUMP_ERROR) {
+            source_failed(t, FERRY_ERR_IO);
+            return;
+        }
+        if (len == 0 && st == PUMP_END) {
+            put_end(t, t->next, t->sealed);
+            return;
+        }
+        if (len == 0 || (len < t->chunk && st == PUMP_OPEN &&
+                         g_get_monotonic_time() - since < STREAM_FLUSH_US))
+            return; /* dp_stream_want() sets the timer */
+        len = MIN(len, (size_t)t->chunk);
+        if ((rc = put_chunk(t, t->next, len)) != FERRY_OK) {
+            source_failed(t, rc);
+            return;
+        }
+        t->sealed += len;
+        marks_add(t->marks, t->next, t->sealed);
+        t->next++;
+        moved += len;
+    }
 }
 
 /* Sender: fill the output buffer with sealed chunks while there is room. */
@@ -81,24 +291,24 @@ void dp_fill(ferry_transfer_t *t)
 {
     size_t need = FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN;
     gint64 t0 = g_get_monotonic_time();
-    uint64_t sealed = 0;
+    uint64_t sealed = 0, num, off;
     int rc;
 
+    if (t->pump != NULL) {
+        fill_stream(t, need, t0);
+        return;
+    }
     while (t->ds == D_STREAMING && !t->paused && buf_avail(t->out) >= need &&
            !dp_slice_over(t, t0, sealed)) {
         if (t->next == t->nchunks) {
-            if (put_end(t) != FERRY_OK) {
-                dp_finish(t, FERRY_DONE_IO, "internal");
-                return;
-            }
-            t->ds = D_WAIT_VERIFIED;
-            dp_emit_event(t, "sent");
+            put_end(t, t->nchunks, t->size);
             return;
         }
-        rc = put_chunk(t, t->order ? t->order[t->next] : t->next);
+        num = t->order ? t->order[t->next] : t->next;
+        off = num * t->chunk;
+        rc = put_chunk(t, num, (size_t)MIN(t->size - off, t->chunk));
         if (rc != FERRY_OK) {
-            dp_finish(t, FERRY_DONE_IO,
-                      rc == FERRY_ERR_IO ? "source-read" : ferry_errname(rc));
+            source_failed(t, rc);
             return;
         }
         t->next++;

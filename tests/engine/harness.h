@@ -36,6 +36,7 @@ struct hx;
 struct hx_peer;
 struct hx_sink;
 struct hx_source;
+struct hx_stream;
 
 /* What the component does with a channel request. */
 enum hx_comp_mode {
@@ -67,6 +68,7 @@ struct hx_xfer {
     int answer_rc_in_done; /* ferry_reject() from inside done */
     GString *events;       /* ",accepted,channel,..." */
     uint64_t progress;     /* last value reported */
+    uint64_t total;        /* ... and the total it came with */
     int nprogress;
     uint64_t offered_size; /* receiver: what the offer said */
     uint32_t offered_chunk;
@@ -87,7 +89,8 @@ struct hx_peer {
     char dir[512];             /* HX_OFFER_FILE */
     const char *reject_reason; /* HX_OFFER_REJECT */
     uint64_t sink_stall;       /* HX_OFFER_SINK: gate after this many bytes */
-    GPtrArray *xfers;          /* struct hx_xfer *, in creation order */
+    uint64_t max_size; /* accepting: ferry_transfer_set_max_size() first */
+    GPtrArray *xfers;  /* struct hx_xfer *, in creation order */
     struct hx_xfer *last_offer;
     /* Optional: called after each event is recorded. */
     void (*event_hook)(struct hx_xfer *x, const char *what, void *arg);
@@ -160,9 +163,29 @@ int hx_send_source(struct hx_peer *p, const char *to, const void *data,
                    const char *path, uint64_t size, uint64_t stall,
                    const ferry_send_opts_t *opts, struct hx_xfer **out);
 
+/* A stream (FERRY_SIZE_UNKNOWN) whose source reads the read end of a pipe
+ * with plain blocking read(2), as a program reading its stdin would; the
+ * test writes into hx_stream_fd() (from any thread). opts->name names it.
+ * The harness owns *st until hx_free(). */
+int hx_send_stream(struct hx_peer *p, const char *to,
+                   const ferry_send_opts_t *opts, struct hx_stream **st,
+                   struct hx_xfer **out);
+/* Accepts a deferred offer into a memory sink (x->sink). ferry_rc_t. */
+int hx_accept_sink(struct hx_xfer *x);
+/* The pipe's write end (-1 after hx_stream_end()). */
+int hx_stream_fd(const struct hx_stream *s);
+/* Closes the write end: the source reads the end of the stream there, or,
+ * with fail, fails there (-1, EIO). */
+void hx_stream_end(struct hx_stream *s, int fail);
+/* 1 once libferry closed the source (from its reader thread). */
+int hx_stream_closed(const struct hx_stream *s);
+
 /* ---- memory sinks and sources -------------------------------------------- */
 
 const uint8_t *hx_sink_data(const struct hx_sink *s, size_t *len);
+/* Bytes written so far and when the last write came (hx_now_us()); safe
+ * while a data thread writes. */
+uint64_t hx_sink_bytes(const struct hx_sink *s, int64_t *last_us);
 /* finish() calls, and the verified flag of the last one. */
 int hx_sink_finishes(const struct hx_sink *s, int *verified);
 int hx_source_closes(const struct hx_source *s);
@@ -184,8 +207,9 @@ void hx_gate_open(struct hx *h);
  * for at most max_ms (less if libferry asks), ferry_process() each, routes
  * again. */
 void hx_tick(struct hx *h, int max_ms);
-/* Monotonic milliseconds. */
+/* Monotonic milliseconds, microseconds. */
 int64_t hx_now_ms(void);
+int64_t hx_now_us(void);
 
 /* ---- the wire, for the tests --------------------------------------------- */
 

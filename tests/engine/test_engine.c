@@ -5,9 +5,11 @@
  * (FERRY_MODE_POLLED, FERRY_MODE_THREAD: the loop index) and checks that
  * each transfer ends exactly once, with the status and reason expected. */
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1045,12 +1047,352 @@ START_TEST(cancel_in_an_event_stops_the_data)
 }
 END_TEST
 
+/* ---- streams of unknown length ------------------------------------------ */
+
+/* A producer on a thread of its own: writes len bytes into a stream's
+ * pipe in pieces of 1 byte to 32 KiB with 1 to 3 ms pauses (a live
+ * source), then ends the stream (with an error when fail is set). A
+ * write that fails (the reader gone) ends it early. */
+struct feeder {
+    struct hx_stream *st;
+    const uint8_t *data;
+    size_t len;
+    int fail;
+    size_t written;
+    int done; /* atomic */
+    GThread *th;
+};
+
+static gpointer feed_main(gpointer p)
+{
+    struct feeder *f = p;
+    uint32_t r = 12345;
+    size_t off = 0, piece;
+    ssize_t n;
+
+    while (off < f->len) {
+        r = r * 1103515245u + 12345u;
+        piece = MIN(1 + (r >> 8) % (32 * KiB), f->len - off);
+        n = write(hx_stream_fd(f->st), f->data + off, piece);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break; /* EPIPE: libferry closed the source */
+        off += (size_t)n;
+        g_usleep(1000 * (1 + (r >> 4) % 3));
+    }
+    f->written = off;
+    hx_stream_end(f->st, f->fail);
+    g_atomic_int_set(&f->done, 1);
+    return NULL;
+}
+
+static void feed_start(struct feeder *f, struct hx_stream *st,
+                       const uint8_t *data, size_t len, int fail)
+{
+    memset(f, 0, sizeof(*f));
+    f->st = st;
+    f->data = data;
+    f->len = len;
+    f->fail = fail;
+    f->th = g_thread_new("feeder", feed_main, f);
+}
+
+/* Alice streams to bob through a pipe; returns the stream, *a and *b set
+ * once bob has the offer. idle_s: both ends' idle limit (0: default). */
+static struct hx_stream *stream_start_idle(int m, uint32_t chunk,
+                                           enum hx_offer_mode mode, int idle_s,
+                                           struct hx_xfer **a,
+                                           struct hx_xfer **b)
+{
+    ferry_send_opts_t o = opts_chunk(chunk);
+    struct hx_stream *st;
+
+    start(m, 1);
+    ck_assert_int_eq(ferry_set_timeouts(alice->ctx, 0, idle_s, 0), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_set_timeouts(bob->ctx, 0, idle_s, 0), FERRY_RC_OK);
+    bob->offer_mode = mode;
+    o.name = "live.bin";
+    o.media_type = "video/webm";
+    ck_assert_int_eq(hx_send_stream(alice, HX_BOB, &o, &st, a), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer != NULL);
+    *b = bob->last_offer;
+    ck_assert_uint_eq((*b)->offered_size, FERRY_SIZE_UNKNOWN);
+    ck_assert_uint_eq(ferry_transfer_size((*a)->t), FERRY_SIZE_UNKNOWN);
+    return st;
+}
+
+static struct hx_stream *stream_start(int m, uint32_t chunk,
+                                      enum hx_offer_mode mode,
+                                      struct hx_xfer **a, struct hx_xfer **b)
+{
+    return stream_start_idle(m, chunk, mode, 0, a, b);
+}
+
+/* The source is closed once, from libferry's reader thread, after its
+ * last read(): wait for it before the harness goes. */
+static void stream_stop(struct hx_stream *st)
+{
+    WAIT_FOR(hx_stream_closed(st));
+    stop();
+}
+
+/* 5 MiB from a live producer arrive byte-identical, the sink writing from
+ * the first chunks on, while the producer is still at work. */
+START_TEST(stream_from_a_slow_pipe_arrives_whole)
+{
+    size_t size = 5 * MiB, got;
+    uint8_t *data = malloc(size);
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+    struct feeder f;
+    int verified = -1, early = 0;
+    int64_t end;
+
+    hx_fill(data, size, 31);
+    st = stream_start(_i, 64 * KiB, HX_OFFER_SINK, &a, &b);
+    feed_start(&f, st, data, size, 0);
+    end = hx_now_ms() + 3 * WAIT_MS;
+    while (!all_done() && hx_now_ms() < end) {
+        hx_tick(h, 10);
+        if (!g_atomic_int_get(&f.done) && b->sink != NULL &&
+            hx_sink_bytes(b->sink, NULL) > 0)
+            early = 1;
+    }
+    ck_assert_msg(all_done(), "the stream did not end");
+    g_thread_join(f.th);
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert_uint_eq(f.written, size);
+    ck_assert_msg(early, "nothing reached the sink before the stream ended");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_eq(got, size);
+    ck_assert(memcmp(hx_sink_data(b->sink, &got), data, size) == 0);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 1);
+    /* Progress: the whole at the end, against an unknown total. */
+    ck_assert_uint_eq(a->progress, size);
+    ck_assert_uint_eq(b->progress, size);
+    ck_assert_uint_eq(a->total, FERRY_SIZE_UNKNOWN);
+    ck_assert_uint_eq(b->total, FERRY_SIZE_UNKNOWN);
+    ck_assert(has_event(a, "sent") && has_event(b, "first-byte"));
+    /* Nothing said a size: not the offer, not the channel request. */
+    ck_assert_int_eq(logged(HX_ALICE, HX_BOB, " size="), 0);
+    ck_assert_int_eq(logged(HX_BOB, HX_COMPONENT, " size="), 0);
+    free(data);
+    stream_stop(st);
+}
+END_TEST
+
+/* Into a file: an empty file under the offered name, nothing else. */
+START_TEST(empty_stream_arrives_empty)
+{
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+
+    st = stream_start(_i, 0, HX_OFFER_FILE, &a, &b);
+    hx_stream_end(st, 0);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert_ptr_nonnull(b->path);
+    ck_assert_msg(g_str_has_suffix(b->path, "/live.bin"), "%s", b->path);
+    ck_assert(exists(bob->dir, "live.bin") &&
+              !exists(bob->dir, "live.bin.part"));
+    ck_assert(!exists(bob->dir, "live.bin.ferry"));
+    stream_stop(st);
+}
+END_TEST
+
+/* The same into a memory sink: 0 bytes, verified. */
+START_TEST(empty_stream_into_a_sink)
+{
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+    int verified = -1;
+    size_t got;
+
+    st = stream_start(_i, 0, HX_OFFER_SINK, &a, &b);
+    hx_stream_end(st, 0);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_eq(got, 0);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 1);
+    stream_stop(st);
+}
+END_TEST
+
+/* The source fails mid-stream: the receiver hears it at once (CANCEL
+ * internal) and leaves no file, under the final name or as a .part. */
+START_TEST(stream_source_error_fails_cleanly)
+{
+    static uint8_t piece[32 * 1024];
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+
+    hx_fill(piece, sizeof(piece), 32);
+    st = stream_start(_i, 16 * KiB, HX_OFFER_FILE, &a, &b);
+    ck_assert_int_eq(write(hx_stream_fd(st), piece, sizeof(piece)),
+                     (ssize_t)sizeof(piece));
+    WAIT_FOR(has_event(b, "first-byte"));
+    hx_stream_end(st, 1);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_IO, "source-read");
+    check_done(b, FERRY_DONE_CANCELLED, "internal");
+    ck_assert(!exists(bob->dir, "live.bin"));
+    ck_assert(!exists(bob->dir, "live.bin.part"));
+    ck_assert(!exists(bob->dir, "live.bin.ferry"));
+    stream_stop(st);
+}
+END_TEST
+
+/* Bob takes at most 1 MiB of a 3 MiB stream: both ends end "too-large",
+ * the sink never got more than the ceiling and was told to discard. */
+START_TEST(stream_over_the_ceiling_is_refused)
+{
+    size_t size = 3 * MiB, got;
+    uint8_t *data = malloc(size);
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+    struct feeder f;
+    int verified = -1;
+
+    hx_fill(data, size, 33);
+    st = stream_start(_i, 64 * KiB, HX_OFFER_DEFER, &a, &b);
+    ck_assert_int_eq(ferry_transfer_set_max_size(b->t, MiB), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_transfer_set_max_size(a->t, MiB), FERRY_RC_STATE);
+    ck_assert_int_eq(hx_accept_sink(b), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_transfer_set_max_size(b->t, MiB), FERRY_RC_STATE);
+    feed_start(&f, st, data, size, 0);
+    WAIT_FOR(all_done());
+    g_thread_join(f.th);
+    check_done(b, FERRY_DONE_CANCELLED, "too-large");
+    check_done(a, FERRY_DONE_CANCELLED, "too-large");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_le(got, MiB);
+    ck_assert_int_eq(hx_sink_finishes(b->sink, &verified), 1);
+    ck_assert_int_eq(verified, 0);
+    ck_assert_uint_lt(f.written, size); /* the producer saw the end */
+    free(data);
+    stream_stop(st);
+}
+END_TEST
+
+static double cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* A live stream that says nothing for three times the idle limit (2 s)
+ * lives on (the receiver's keep-alive ACKs), costs no CPU meanwhile (no
+ * busy loop in the host's turns, the data thread or the source's reader),
+ * and then carries data to a verified end. */
+START_TEST(quiet_stream_lives_and_idles)
+{
+    static uint8_t piece[1000];
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+    struct pollfd fds[8];
+    double cpu;
+    int to = 0;
+    size_t got;
+
+    hx_fill(piece, sizeof(piece), 35);
+    st = stream_start_idle(_i, 16 * KiB, HX_OFFER_SINK, 2, &a, &b);
+    WAIT_FOR(has_event(a, "peer-joined") && has_event(b, "peer-joined"));
+    ck_assert_int_eq(write(hx_stream_fd(st), piece, 10), 10);
+    WAIT_FOR(hx_sink_bytes(b->sink, NULL) == 10);
+    settle(50);
+    /* Polled mode: nothing to do until a timer far off. */
+    if (_i == 0) {
+        ferry_fds(alice->ctx, fds, 8, &to);
+        ck_assert_msg(to > 1000, "the sender wants a turn in %d ms", to);
+    }
+    cpu = cpu_ms();
+    settle(6000);
+    cpu = cpu_ms() - cpu;
+    printf("quiet stream, %s mode: %.1f ms CPU in 6 s of silence\n",
+           _i ? "thread" : "polled", cpu);
+    fflush(stdout);
+    ck_assert_msg(cpu < 300, "%.1f ms of CPU while the stream was quiet", cpu);
+    ck_assert_int_eq(a->ndone + b->ndone, 0);
+    ck_assert_int_eq(write(hx_stream_fd(st), piece, sizeof(piece)),
+                     (ssize_t)sizeof(piece));
+    hx_stream_end(st, 0);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    hx_sink_data(b->sink, &got);
+    ck_assert_uint_eq(got, 10 + sizeof(piece));
+    stream_stop(st);
+}
+END_TEST
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Time from the producer writing a small piece to the sink receiving it:
+ * the harness's loop, the pump, the 2 ms flush, the relay, the receiver.
+ * Milliseconds, not seconds. */
+START_TEST(stream_latency_is_milliseconds)
+{
+    enum { N = 60, PIECE = 200 };
+    static const char *mode[] = {"polled", "thread"};
+    uint8_t piece[PIECE];
+    int64_t lat[N], t0, last, end;
+    struct hx_xfer *a, *b;
+    struct hx_stream *st;
+    int i;
+
+    hx_fill(piece, sizeof(piece), 34);
+    st = stream_start(_i, 16 * KiB, HX_OFFER_SINK, &a, &b);
+    WAIT_FOR(has_event(a, "peer-joined") && has_event(b, "peer-joined"));
+    settle(20);
+    for (i = 0; i < N; i++) {
+        t0 = hx_now_us();
+        ck_assert_int_eq(write(hx_stream_fd(st), piece, PIECE), PIECE);
+        end = hx_now_ms() + WAIT_MS;
+        while (hx_sink_bytes(b->sink, &last) < (uint64_t)(i + 1) * PIECE &&
+               hx_now_ms() < end)
+            hx_tick(h, 10);
+        ck_assert_uint_eq(hx_sink_bytes(b->sink, &last),
+                          (uint64_t)(i + 1) * PIECE);
+        lat[i] = last - t0;
+        settle(5);
+    }
+    hx_stream_end(st, 0);
+    WAIT_FOR(all_done());
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    qsort(lat, N, sizeof(lat[0]), cmp_i64);
+    printf("stream latency, %s mode, %d pieces of %d bytes: median %.2f ms, "
+           "p90 %.2f ms, max %.2f ms\n",
+           mode[_i], N, PIECE, lat[N / 2] / 1e3, lat[N * 9 / 10] / 1e3,
+           lat[N - 1] / 1e3);
+    fflush(stdout);
+    ck_assert_msg(lat[N / 2] < 50000, "median latency %.1f ms",
+                  lat[N / 2] / 1e3);
+    stream_stop(st);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
     TCase *flow = tcase_create("flow"), *end = tcase_create("cancel");
     TCase *gone = tcase_create("gone"), *safety = tcase_create("safety");
-    TCase *all[] = {flow, end, gone, safety};
+    TCase *stream = tcase_create("stream");
+    TCase *all[] = {flow, end, gone, safety, stream};
     size_t i;
 
     for (i = 0; i < G_N_ELEMENTS(all); i++) {
@@ -1082,6 +1424,13 @@ static Suite *suite(void)
     tcase_add_test(safety, offer_before_login_is_declined);
     tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
     tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
+    tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 2);
+    tcase_add_loop_test(stream, empty_stream_arrives_empty, 0, 2);
+    tcase_add_loop_test(stream, empty_stream_into_a_sink, 0, 2);
+    tcase_add_loop_test(stream, stream_source_error_fails_cleanly, 0, 2);
+    tcase_add_loop_test(stream, stream_over_the_ceiling_is_refused, 0, 2);
+    tcase_add_loop_test(stream, stream_latency_is_milliseconds, 0, 2);
+    tcase_add_loop_test(stream, quiet_stream_lives_and_idles, 0, 2);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;

@@ -104,6 +104,7 @@ START_TEST(every_bad_offer_attribute_is_named)
                  "2J"}, /* U+009B, a CSI */
         {"size", "-1"},
         {"size", "9223372036854775808"},
+        {"size", "9223372036854775807"}, /* a stream's mark, not a size */
         {"size", "01"},
         {"media-type", "image"},
         {"media-type", "a/b/c"},
@@ -127,8 +128,8 @@ END_TEST
 
 START_TEST(missing_offer_attributes_are_named)
 {
-    static const char *attrs[] = {
-        "sid", "name", "size", "media-type", "chunk-size", "key", "requester"};
+    static const char *attrs[] = {"sid",        "name", "media-type",
+                                  "chunk-size", "key",  "requester"};
     const char *bad;
     size_t i;
 
@@ -137,6 +138,37 @@ START_TEST(missing_offer_attributes_are_named)
                          FERRY_ERR_BAD_REQUEST);
         ck_assert_str_eq(bad, attrs[i]);
     }
+}
+END_TEST
+
+/* An offer without size is a stream: it parses with FERRY_SIZE_STREAM,
+ * builds back without size, and may not name a digest. */
+START_TEST(offer_without_size_is_a_stream)
+{
+    char xml[1024];
+    struct ferry_offer o, o2;
+    xmpp_stanza_t *s, *b;
+    const char *bad;
+
+    ck_assert_int_eq(offer_with("size", NULL, &bad), FERRY_OK);
+    snprintf(xml, sizeof(xml),
+             "<offer xmlns='urn:xmpp:ferry:0' sid='live-1' name='cam.webm' "
+             "media-type='video/webm' chunk-size='16384' key='" KEY
+             "' requester='receiver'/>");
+    s = xmpp_stanza_new_from_string(ctx, xml);
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_OK);
+    ck_assert(o.size == FERRY_SIZE_STREAM);
+    b = ferry_offer_build(ctx, &o);
+    ck_assert_ptr_null(xmpp_stanza_get_attribute(b, "size"));
+    ck_assert_int_eq(ferry_offer_parse(b, &o2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&o, &o2, sizeof(o)), 0);
+    xmpp_stanza_set_attribute(
+        s, "sha256",
+        "0000000000000000000000000000000000000000000000000000000000000000");
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "sha256");
+    xmpp_stanza_release(s);
+    xmpp_stanza_release(b);
 }
 END_TEST
 
@@ -176,11 +208,24 @@ START_TEST(request_validation)
         ctx, "<request xmlns='urn:xmpp:ferry:0' sid='a' peer='b@c/d' "
              "role='sender' size='1' deliver='true'/>");
     struct ferry_request r;
+    xmpp_stanza_t *b;
     const char *bad;
 
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
     ck_assert_int_eq(r.deliver, 1);
     ck_assert_int_eq(r.role, ROLE_SENDER);
+    ck_assert(r.size == 1);
+    /* A stream's request has no size; the builder leaves it out. */
+    xmpp_stanza_del_attribute(s, "size");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
+    ck_assert(r.size == FERRY_SIZE_STREAM);
+    b = ferry_request_build(ctx, &r);
+    ck_assert_ptr_null(xmpp_stanza_get_attribute(b, "size"));
+    xmpp_stanza_release(b);
+    xmpp_stanza_set_attribute(s, "size", "9223372036854775807");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "size");
+    xmpp_stanza_set_attribute(s, "size", "1");
     xmpp_stanza_set_attribute(s, "peer", "b@c d");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
     ck_assert_str_eq(bad, "peer");
@@ -245,6 +290,7 @@ static Suite *suite(void)
     tcase_add_test(tc, missing_offer_attributes_are_named);
     tcase_add_test(tc, channel_expiry_must_match_the_id);
     tcase_add_test(tc, request_validation);
+    tcase_add_test(tc, offer_without_size_is_a_stream);
     tcase_add_test(tc, jid_and_time_helpers);
     tcase_add_test(tc, error_reply_carries_conditions_and_from);
     suite_add_tcase(s, tc);

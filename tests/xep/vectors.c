@@ -24,6 +24,57 @@ static int unhex(const char *s, uint8_t *out, size_t n)
     return hex_decode(s, out, n) == FERRY_OK ? 0 : 1;
 }
 
+/* A stream (an offer without size) under its own session id, so its own
+ * content key: two short chunks as the data came, then END, which alone
+ * fixes the count (2) and the size (13). */
+static int stream_vectors(const uint8_t shared[32], const uint8_t key[32],
+                          struct buf *b)
+{
+    static const char sid[] = "f3rry-stream-1";
+    static const char *chunks[] = {"Hello,", "stream!"};
+    uint8_t ck[32], nonce[12], ad[FERRY_AD_MAX], sealed[64], endpt[40],
+        endsealed[56];
+    char name[32];
+    struct sha256 *h = sha256_new();
+    struct aead *a;
+    uint64_t size = 0, n;
+    size_t adl, len;
+    int bad = 0;
+
+    bad |= ferry_content_key(shared, key, sid, ck);
+    printf("stream-sid: %s\n", sid);
+    show("stream-content-key", ck, 32);
+    a = aead_new(ck);
+    for (n = 0; n < 2; n++) {
+        len = strlen(chunks[n]);
+        ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, n, nonce);
+        adl = ferry_ad(FERRY_KIND_DATA, n, sid, ad);
+        bad |= aead_seal(a, nonce, ad, adl, (const uint8_t *)chunks[n], len,
+                         sealed);
+        bad |= frame_put_data(b, n, sealed, len + 16);
+        printf("stream-chunk-%d-plaintext: %s\n", (int)n, chunks[n]);
+        snprintf(name, sizeof(name), "stream-data-frame-%d", (int)n);
+        show(name, buf_ptr(b), buf_len(b));
+        buf_reset(b);
+        sha256_update(h, chunks[n], len);
+        size += len;
+    }
+    be64_put(endpt, size);
+    sha256_final(h, endpt + 8);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 2, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 2, sid, ad);
+    bad |= aead_seal(a, nonce, ad, adl, endpt, 40, endsealed);
+    show("stream-end-plaintext", endpt, 40);
+    show("stream-end-nonce", nonce, 12);
+    show("stream-end-ad", ad, adl);
+    bad |= frame_put_end(b, 2, endsealed);
+    show("stream-end-frame", buf_ptr(b), buf_len(b));
+    buf_reset(b);
+    sha256_free(h);
+    aead_free(a);
+    return bad;
+}
+
 int main(void)
 {
     static const char secret[] = "ferry test secret, 32 bytes long";
@@ -116,7 +167,10 @@ int main(void)
     bad |= chan_proof(key, ch, ROLE_SENDER, id, proof);
     bad |= frame_put_auth(b, ROLE_SENDER, id, proof);
     show("auth-frame-sender", buf_ptr(b), buf_len(b));
+    buf_reset(b);
     aead_free(a);
+
+    bad |= stream_vectors(shared, key, b);
     buf_free(b);
     if (bad)
         fprintf(stderr, "vectors: a computation failed\n");
