@@ -33,6 +33,10 @@ const char *ferry_transfer_peer(const ferry_transfer_t *t)
 
 uint64_t ferry_transfer_size(const ferry_transfer_t *t)
 {
+    /* A stream's size is known once its END went or came. */
+    if (t->size == FERRY_SIZE_UNKNOWN && t->st == T_FINISHED &&
+        t->end_count > 0)
+        return t->end_size;
     return t->size;
 }
 

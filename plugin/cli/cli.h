@@ -33,6 +33,9 @@ struct cli_opts {
     ferry_requester_t requester;
     unsigned chunk;
     int deliver, count, timeout, wait, shuffle, yes, data_thread;
+    int to_stdout;              /* recv --stdout */
+    unsigned long long max_size; /* recv --max-size (streams) */
+    const char *name;            /* send --name (a stream's name) */
     unsigned long long corrupt;
     char **accept_from;
     const char *peer;

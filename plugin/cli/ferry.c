@@ -55,7 +55,8 @@ static void usage(FILE *f)
 {
     fprintf(
         f,
-        "usage: ferry send [options] PEER FILE...\n"
+        "usage: ferry send [options] PEER FILE|FOLDER...\n"
+        "       ferry send [options] PEER -     (standard input)\n"
         "       ferry recv [options]\n"
         "       ferry --version | --help\n"
         "\n"
@@ -92,6 +93,8 @@ static void usage(FILE *f)
         "  --deliver             the component delivers the channel info\n"
         "  --chunk-size BYTES    1024..1048576 (default 262144)\n"
         "  --sid SID             session id (reuse one to resume)\n"
+        "  -                     as FILE: send standard input, a stream of\n"
+        "                        unknown length (--name NAME names it)\n"
         "recv options:\n"
         "  --dir DIR             where files go (default .)\n"
         "  --accept-from JID     take offers from this JID without asking\n"
@@ -100,6 +103,8 @@ static void usage(FILE *f)
         "  --count N             files to receive before exiting (default "
         "1);\n"
         "                        offers beyond it are declined as busy\n"
+        "  --stdout              write what arrives to standard output\n"
+        "  --max-size BYTES      end a stream that grows past this\n"
         "test options: --shuffle, --test-corrupt-chunk N\n"
         "\n"
         "exit status: 0 done, 64 usage, 65 declined by the peer, 66 peer "
@@ -108,6 +113,46 @@ static void usage(FILE *f)
         "login,\n"
         "  70 cancelled, 71 refused by the Ferry service, 72 local file or\n"
         "  directory, 73 relay unreachable\n");
+}
+
+/* ---- streams: stdin and stdout ------------------------------------------ */
+
+/* A stream's reads run on a libferry thread: plain blocking reads. */
+static ssize_t stdin_read(void *ud, uint64_t off, void *buf, size_t len)
+{
+    ssize_t n;
+
+    (void)ud;
+    (void)off;
+    do
+        n = read(0, buf, len);
+    while (n < 0 && errno == EINTR);
+    return n;
+}
+
+static int stdout_write(void *ud, const void *buf, size_t len)
+{
+    const char *p = buf;
+    ssize_t n;
+
+    (void)ud;
+    while (len > 0) {
+        n = write(1, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1; /* EPIPE too: the reader went away */
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int stdout_finish(void *ud, int verified)
+{
+    (void)ud;
+    (void)verified;
+    return 0;
 }
 
 /* ---- receiving ---------------------------------------------------------- */
@@ -131,6 +176,21 @@ static void take(ferry_transfer_t *t)
     char size[32];
 
     human_size((double)ferry_transfer_size(t), size, sizeof(size));
+    if (o.max_size)
+        (void)ferry_transfer_set_max_size(t, o.max_size);
+    if (o.to_stdout) {
+        ferry_sink_t sink = {stdout_write, stdout_finish, NULL};
+        if (ferry_accept_sink(t, &sink) != FERRY_RC_OK) {
+            err("cannot accept %s: %s", (char *)ferry_transfer_userdata(t),
+                ferry_error(fctx));
+            exit_code = EX_IO;
+            return;
+        }
+        accepted++;
+        say("receiving %s from %s to standard output",
+            (char *)ferry_transfer_userdata(t), ferry_transfer_peer(t));
+        return;
+    }
     if (ferry_accept_file(t, o.dir) != FERRY_RC_OK) {
         err("cannot write %s into %s: %s", (char *)ferry_transfer_userdata(t),
             o.dir, ferry_error(fctx));
@@ -151,7 +211,10 @@ static void show_prompt(void)
 
     if (t == NULL || prompt_shown)
         return;
-    human_size((double)ferry_transfer_size(t), size, sizeof(size));
+    if (ferry_transfer_size(t) == FERRY_SIZE_UNKNOWN)
+        g_strlcpy(size, "a live stream", sizeof(size));
+    else
+        human_size((double)ferry_transfer_size(t), size, sizeof(size));
     report_clear();
     fprintf(stderr, "%s offers %s (%s). Accept? [y/N] ",
             ferry_transfer_peer(t), (char *)ferry_transfer_userdata(t), size);
@@ -197,7 +260,10 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
 
     (void)ud;
     ferry_transfer_set_userdata(t, g_strdup(info->name));
-    human_size((double)info->size, size, sizeof(size));
+    if (info->size == FERRY_SIZE_UNKNOWN)
+        g_strlcpy(size, "a live stream", sizeof(size));
+    else
+        human_size((double)info->size, size, sizeof(size));
     idle_deadline = now_s() + o.timeout;
     if (o.accept_from != NULL && !from_allowed(info->from)) {
         say("declined %s (%s) from %s: not in --accept-from", info->name,
@@ -304,8 +370,13 @@ static int send_next(void)
     so.shuffle = o.shuffle;
     so.corrupt_chunk = o.corrupt;
     so.wait_s = o.wait;
-    rc = ferry_send_file(fctx, peer_full ? peer_full : o.peer, path, &so,
-                         &sending);
+    if (strcmp(path, "-") == 0) {
+        ferry_source_t src = {stdin_read, NULL, FERRY_SIZE_UNKNOWN, NULL};
+        rc = ferry_send(fctx, peer_full ? peer_full : o.peer, &src, &so,
+                        &sending);
+    } else
+        rc = ferry_send_file(fctx, peer_full ? peer_full : o.peer, path,
+                             &so, &sending);
     if (rc != FERRY_RC_OK) {
         err("cannot send %s: %s", path, ferry_error(fctx));
         if (exit_code <= 0)
@@ -374,7 +445,9 @@ static int parse_args(int argc, char **argv)
         {"verbose", 0, 0, 'v'},     {"yes", 0, 0, 'y'},
         {"help", 0, 0, 'h'},        {"version", 0, 0, 'V'},
         {"shuffle", 0, 0, 'S'},     {"test-corrupt-chunk", 1, 0, 'C'},
-        {"data-thread", 0, 0, 'T'}, {0, 0, 0, 0}};
+        {"data-thread", 0, 0, 'T'}, {"stdout", 0, 0, 'O'},
+        {"max-size", 1, 0, 'M'},    {"name", 1, 0, 'N'},
+        {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
     int ch, v;
@@ -478,6 +551,22 @@ static int parse_args(int argc, char **argv)
         case 'T':
             o.data_thread = 1;
             break;
+        case 'O':
+            o.to_stdout = 1;
+            break;
+        case 'M': {
+            char *end;
+            errno = 0;
+            o.max_size = strtoull(optarg, &end, 10);
+            if (errno || *optarg == '\0' || *end != '\0' || o.max_size == 0) {
+                err("--max-size: a number of bytes, not '%s'", optarg);
+                return -1;
+            }
+            break;
+        }
+        case 'N':
+            o.name = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -500,8 +589,17 @@ static int parse_args(int argc, char **argv)
         o.peer = argv[optind];
         o.files = argv + optind + 1;
         o.nfiles = argc - optind - 1;
+        for (int i = 0; i < o.nfiles; i++)
+            if (strcmp(o.files[i], "-") == 0 && o.nfiles != 1) {
+                err("'-' (standard input) is sent alone");
+                return -1;
+            }
     } else if (optind != argc) {
         err("recv takes no arguments (the files come from the sender)");
+        return -1;
+    }
+    if (o.to_stdout && o.count != 1) {
+        err("--stdout takes one file or stream (--count 1)");
         return -1;
     }
     if (o.jid == NULL) {
@@ -525,8 +623,19 @@ static int preflight(void)
     if (o.sending) {
         send_paths = g_ptr_array_new_with_free_func(g_free);
         send_names = g_ptr_array_new_with_free_func(g_free);
+        if (strcmp(o.files[0], "-") == 0) {
+            g_ptr_array_add(send_paths, g_strdup("-"));
+            g_ptr_array_add(send_names, g_strdup(o.name ? o.name : "stdin"));
+            return 0;
+        }
         return collect_files(o.files, o.nfiles, send_paths, send_names);
     }
+    if (o.to_stdout)
+        return o.accept_from == NULL && !o.yes
+                   ? (err("--stdout needs --yes or --accept-from JID (the "
+                          "terminal is busy with the data)"),
+                      EX_USAGE_)
+                   : 0;
     why = stat(o.dir, &sb) != 0                ? strerror(errno)
           : !S_ISDIR(sb.st_mode)               ? "not a directory"
           : access(o.dir, W_OK | X_OK) != 0    ? strerror(errno)
@@ -600,7 +709,9 @@ int main(int argc, char **argv)
         err("out of memory");
         return EX_IO;
     }
-    if (o.data_thread &&
+    /* A slow reader of stdout stalls only the data thread, and the relay
+     * slows the sender down. */
+    if ((o.data_thread || o.to_stdout) &&
         ferry_set_mode(fctx, FERRY_MODE_THREAD) != FERRY_RC_OK) {
         err("%s", ferry_error(fctx));
         return EX_IO;

@@ -143,6 +143,14 @@ void report_progress(ferry_transfer_t *t, uint64_t done, uint64_t total)
     if (o.quiet || !isatty(2) || (now - last_draw < 0.1 && done != total))
         return;
     last_draw = now;
+    if (total == FERRY_SIZE_UNKNOWN) { /* a stream: no end to measure to */
+        human_size((double)done, a, sizeof(a));
+        human_size(s->rate, r, sizeof(r));
+        fprintf(stderr, "\r\033[K%.32s %s  %s/s  (stream)", name_of(t), a,
+                s->rate > 0 ? r : "-");
+        line_shown = 1;
+        return;
+    }
     pct = total ? 100.0 * done / total : 100.0;
     filled = (int)(pct / 100 * w);
     for (i = 0; i < w; i++)
@@ -190,7 +198,10 @@ void report_event(ferry_transfer_t *t, const char *what)
             verbose_event(t, what);
         return;
     }
-    human_size((double)ferry_transfer_size(t), size, sizeof(size));
+    if (ferry_transfer_size(t) == FERRY_SIZE_UNKNOWN)
+        g_strlcpy(size, "a stream", sizeof(size));
+    else
+        human_size((double)ferry_transfer_size(t), size, sizeof(size));
     if (strcmp(what, "waiting") == 0)
         say("waiting for %s to come online (up to %d s; --wait to change)",
             ferry_transfer_peer(t), o.wait);
@@ -318,6 +329,8 @@ int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason)
 
     report_clear();
     secs = now - (st->t_data ? st->t_data : st->t_start);
+    if (size_b == FERRY_SIZE_UNKNOWN) /* an empty or failed stream */
+        size_b = st->last_done;
     human_size((double)size_b, size, sizeof(size));
     human_size(secs > 0 ? (size_b - st->first_done) / secs : 0, rate,
                sizeof(rate));
@@ -340,11 +353,15 @@ int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason)
             say("sent %s to %s: %s in %.2f s (%s/s), verified by the "
                 "receiver",
                 name_of(t), ferry_transfer_peer(t), size, secs, rate);
+        else if (ferry_transfer_path(t) == NULL)
+            say("received %s from %s: %s in %.2f s (%s/s), verified, "
+                "written to standard output",
+                name_of(t), ferry_transfer_peer(t), size, secs, rate);
         else
             say("received %s from %s: %s in %.2f s (%s/s), verified, "
                 "saved as %s",
                 name_of(t), ferry_transfer_peer(t), size, secs, rate,
-                ferry_transfer_path(t) ? ferry_transfer_path(t) : "-");
+                ferry_transfer_path(t));
     } else
         err("%s", msg);
     g_hash_table_remove(stats, t);

@@ -200,7 +200,37 @@ check "a symlink in the folder is skipped, and said so" \
 check "one summary for the set" \
     grep -q "5 of 5 files sent (.*), all verified" "$T/many.alice.log"
 
-# 7. Login errors: each names its cause, all exit 69.
+# 7. A stream of unknown length: stdin to stdout, the output starting
+# while the input is still being written.
+ferry_cli bob recv --stdout --accept-from alice@localhost --timeout 60 \
+    >"$T/stream.out" 2>"$T/stream.bob.log" &
+b=$!
+( (for i in 1 2 3 4 5; do cat "$T/a.bin"; sleep 0.5; done) |
+    ferry_cli alice send --name live.bin bob@localhost - 2>"$T/stream.alice.log") &
+a=$!
+early=0
+for i in $(seq 40); do
+    if [ -s "$T/stream.out" ]; then
+        alive $a && early=1
+        break
+    fi
+    sleep 0.05
+done
+wait $a
+ar=$?
+wait $b
+br=$?
+for i in 1 2 3 4 5; do cat "$T/a.bin"; done >"$T/stream.want"
+check "stream: both exit 0, stdout byte-identical to stdin" \
+    eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/stream.want" "$T/stream.out"'
+check "stream: the output started before the input ended" [ $early -eq 1 ]
+check "stream: the receiver was offered a live stream" \
+    grep -q "offers\|receiving live.bin from alice@localhost/cli to standard output" \
+    "$T/stream.bob.log"
+check "stream: the summary gives the final size" \
+    grep -q "sent live.bin to bob@localhost/cli: 1.4 MiB" "$T/stream.alice.log"
+
+# 8. Login errors: each names its cause, all exit 69.
 printf 'wrong\n' >"$T/bad.pass"
 "$FERRY" send --jid alice@localhost --password-file "$T/bad.pass" \
     --server "127.0.0.1:$C2S_PORT" bob@localhost "$T/a.bin" 2>"$T/auth.log"
@@ -218,7 +248,7 @@ check "unknown domain: exit 69" [ $? -eq 69 ]
 check "unknown domain: says the name does not resolve" \
     grep -q "cannot find the XMPP server nowhere.invalid" "$T/dns.log"
 
-# 8. Exit codes that say what happened.
+# 9. Exit codes that say what happened.
 mkdir -p "$T/ro" && chmod 555 "$T/ro"
 if [ "$(id -u)" -ne 0 ]; then
     (ferry_cli bob recv --dir "$T/ro" --yes 2>"$T/ro.log")
