@@ -140,6 +140,9 @@ void report_progress(ferry_transfer_t *t, uint64_t done, uint64_t total)
         s->t_rate = now;
         s->done_rate = done;
     }
+    /* Before the first half second: the average so far. */
+    if (s->rate == 0 && now - s->t_rate >= 0.1)
+        s->rate = (done - s->done_rate) / (now - s->t_rate);
     if (o.quiet || !isatty(2) || (now - last_draw < 0.1 && done != total))
         return;
     last_draw = now;

@@ -297,4 +297,22 @@ if command -v script >/dev/null; then
     kill $hold 2>/dev/null
 fi
 
+# 10. The relay is down: a code and a message that say so (73 when it
+# cannot be reached, 71 once the component knows no relay is available).
+kill "$RELAY_PID"
+wait "$RELAY_PID" 2>/dev/null
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 20 \
+    2>"$T/rd.bob.log" &
+b=$!
+(RES=rd ferry_cli alice send bob@localhost "$T/b.bin" 2>"$T/rd.alice.log")
+ar=$?
+wait $b
+br=$?
+trace "relay down: sender $ar, receiver $br"
+check "relay down: the receiver exits 73 or 71" \
+    eval '[ $br -eq 73 ] || [ $br -eq 71 ]'
+check "relay down: the receiver says the relay is the cause" \
+    grep -q "relay could not be reached\|no relay" "$T/rd.bob.log"
+check "relay down: the sender does not exit 0" [ $ar -ne 0 ]
+
 finish
