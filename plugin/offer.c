@@ -234,13 +234,25 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     struct ferry_accept a;
     ferry_transfer_t *t;
 
-    if (ferry_accept_parse(el, &a, &bad) != FERRY_OK)
+    if (ferry_accept_parse(el, &a, &bad) != FERRY_OK) {
+        reply_bad(ctx, m, bad ? bad : "sid");
         return;
+    }
     t = transfer_find(ctx, a.sid, 1);
-    /* Only the first acceptance of an offer counts (XEP draft, "Offer"). */
-    if (t == NULL || t->st != T_OFFERED || !transfer_from_peer(t, from) ||
-        !ferry_jid_is_full(from))
+    if (t == NULL || from == NULL || !ferry_jid_is_full(from) ||
+        !ferry_jid_same_bare(t->peer, from))
         return;
+    /* Only the first acceptance of an offer counts (XEP draft, "Offer"):
+     * another resource that accepts too is told at once, so it does not
+     * wait at the relay for nobody. */
+    if (t->st != T_OFFERED || !transfer_from_peer(t, from)) {
+        if (strcmp(t->peer, from) != 0)
+            send_message(ctx, from,
+                         ferry_reason_build(ctx->x, "cancel", t->sid,
+                                            "cancelled", NULL),
+                         NULL);
+        return;
+    }
     g_free(t->peer);
     t->peer = g_strdup(from);
     memcpy(t->peer_pub, a.key, 32);

@@ -268,7 +268,8 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
     if (o.accept_from != NULL && !from_allowed(info->from)) {
         say("declined %s (%s) from %s: not in --accept-from", info->name,
             size, info->from);
-        ferry_reject(t, "declined", "not accepted from this sender");
+        /* A policy, not the user's no (XEP "Accepting"). */
+        ferry_reject(t, "not-acceptable", "not accepted from this sender");
         return;
     }
     if (accepted + (int)g_queue_get_length(&asking) >= o.count) {

@@ -263,7 +263,8 @@ static int explain(ferry_transfer_t *t, ferry_status_t s, const char *r,
         else if (strcmp(r, "too-large") == 0)
             snprintf(msg, len, "%s declined %s: too large", peer, name);
         else if (strcmp(r, "not-acceptable") == 0)
-            snprintf(msg, len, "%s cannot take %s", peer, name);
+            snprintf(msg, len, "%s did not take %s (not accepted there)",
+                     peer, name);
         else
             snprintf(msg, len, "%s declined %s", peer, name);
         return EX_REJECTED;
