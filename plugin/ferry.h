@@ -288,6 +288,10 @@ FERRY_API void ferry_strophe_detach(ferry_ctx_t *ctx);
  */
 FERRY_API void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms);
 
+/* quota branch: why a transfer ended, in the component's words, or NULL */
+FERRY_API const char *ferry_transfer_detail(const ferry_transfer_t *t);
+/* end of quota branch */
+
 #ifdef __cplusplus
 }
 #endif
