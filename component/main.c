@@ -9,9 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -119,6 +122,43 @@ static struct {
     int backoff;
 } reconnect = {0, 0, 1};
 
+/* libstrophe reports a failed connect with no errno: ask the kernel once,
+ * with a connect of our own (at most 500 ms), so that the log can say
+ * "Connection refused" rather than "connection closed". 0 when it
+ * connects. */
+static int connect_errno(const char *host, int64_t port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *ai;
+    struct pollfd pfd;
+    char ps[8];
+    int fd, err = 0;
+    socklen_t el = sizeof(err);
+
+    snprintf(ps, sizeof(ps), "%lld", (long long)port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0)
+        return EHOSTUNREACH;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        err = errno;
+    else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            pfd.fd = fd;
+            pfd.events = POLLOUT;
+            if (poll(&pfd, 1, 500) != 1)
+                err = ETIMEDOUT;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+                err = errno;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return err;
+}
+
 /* Why the link to the server failed or dropped, in words an operator can
  * act on: the address and the errno, or the stream error and the setting
  * that fixes it. */
@@ -126,40 +166,56 @@ static void describe_failure(const struct comp *c, int error,
                              const xmpp_stream_error_t *se, char *buf,
                              size_t len)
 {
-    const char *hint = "";
+    const char *hint = "", *cond = "";
+    xmpp_stanza_t *ch;
 
     if (se != NULL) {
+        /* The condition is the stream error's first child element. */
+        for (ch = se->stanza ? xmpp_stanza_get_children(se->stanza) : NULL;
+             ch != NULL && *cond == '\0'; ch = xmpp_stanza_get_next(ch))
+            if (xmpp_stanza_is_tag(ch) && xmpp_stanza_get_name(ch) != NULL &&
+                strcmp(xmpp_stanza_get_name(ch), "text") != 0)
+                cond = xmpp_stanza_get_name(ch);
         switch (se->type) {
         case XMPP_SE_NOT_AUTHORIZED:
-            hint = ": the server refused the component secret; "
+            hint = " (the server refused the component secret: "
                    "component.secret_file must hold the server's "
-                   "component_secret (Prosody) or password (ejabberd)";
+                   "component_secret (Prosody) or password (ejabberd))";
             break;
         case XMPP_SE_HOST_UNKNOWN:
-            hint = ": the server has no component of this name; "
-                   "component.jid must match its Component entry";
+            hint = " (the server has no component of this name: "
+                   "component.jid must match its Component entry)";
             break;
         case XMPP_SE_CONFLICT:
-            hint = ": another component is connected with this JID";
+            hint = " (another component is connected with this JID)";
             break;
         default:
             break;
         }
-        snprintf(buf, len, "%s:%lld (jid %s): stream error%s%s%s",
+        snprintf(buf, len, "%s:%lld (jid %s): stream error %s%s%s%s",
                  c->conf.server, (long long)c->conf.port, c->conf.jid,
-                 se->text ? " " : "", se->text ? se->text : "", hint);
+                 *cond ? cond : "(unnamed)", se->text ? ": " : "",
+                 se->text ? se->text : "", hint);
         return;
     }
+    if (error == 0 && !c->connected)
+        error = connect_errno(c->conf.server, c->conf.port);
     if (error == ECONNREFUSED)
-        hint = "; nothing listens there: is the XMPP server running, with "
-               "its component port on this address (component.server, "
-               "component.port)?";
+        hint = " (nothing listens there: is the XMPP server running, with "
+               "its component port at component.server and "
+               "component.port?)";
     else if (error == ETIMEDOUT || error == EHOSTUNREACH ||
              error == ENETUNREACH)
-        hint = "; the address is unreachable from here";
+        hint = " (the address is unreachable from here)";
     if (error != 0)
         snprintf(buf, len, "%s:%lld: %s%s", c->conf.server,
                  (long long)c->conf.port, strerror(error), hint);
+    else if (!c->connected)
+        snprintf(buf, len,
+                 "%s:%lld: the server closed the stream before the "
+                 "handshake (is this its component port, and is %s "
+                 "declared there?)",
+                 c->conf.server, (long long)c->conf.port, c->conf.jid);
     else
         snprintf(buf, len, "%s:%lld: connection closed", c->conf.server,
                  (long long)c->conf.port);

@@ -47,13 +47,13 @@ static const char *listen_hint(int err)
 {
     switch (err) {
     case EADDRINUSE:
-        return "; another process listens on that port (ss -ltnp shows "
-               "which), or another ferry-relay runs: stop it or choose "
-               "another port";
+        return " (another process listens on that port, perhaps another "
+               "ferry-relay; `ss -ltnp` shows which: stop it or choose "
+               "another port)";
     case EACCES:
-        return "; ports below 1024 need root or CAP_NET_BIND_SERVICE";
+        return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
     case EADDRNOTAVAIL:
-        return "; that address is not one of this host's";
+        return " (that address is not one of this host's)";
     default:
         return "";
     }
