@@ -1,6 +1,8 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -181,6 +183,35 @@ out:
     return problems;
 }
 
+int conf_set(const struct conf_opt *opts, size_t n, void *target,
+             const char *assignment, FILE *errs)
+{
+    const char *eq = strchr(assignment, '='), *dot;
+    const struct conf_opt *o;
+    char *group = NULL, *key = NULL, *val = NULL, why[512];
+    int problems = 0;
+
+    dot = eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+    if (eq == NULL || dot == NULL || dot == assignment || dot + 1 == eq) {
+        fprintf(errs, "-o %s: expected section.key=value\n", assignment);
+        return 1;
+    }
+    group = g_strndup(assignment, (gsize)(dot - assignment));
+    key = g_strstrip(g_strndup(dot + 1, (gsize)(eq - dot - 1)));
+    val = g_strstrip(g_strdup(eq + 1));
+    if ((o = lookup(opts, n, group, key)) == NULL) {
+        fprintf(errs, "-o %s: unknown key %s.%s\n", assignment, group, key);
+        problems++;
+    } else if (set_value(o, target, val, why, sizeof(why)) != 0) {
+        fprintf(errs, "-o %s: %s\n", assignment, why);
+        problems++;
+    }
+    g_free(group);
+    g_free(key);
+    g_free(val);
+    return problems;
+}
+
 void conf_dump(const struct conf_opt *opts, size_t n, const void *target,
                FILE *out)
 {
@@ -230,30 +261,66 @@ void conf_free(const struct conf_opt *opts, size_t n, void *target)
 
 int conf_read_secret(const char *path, uint8_t **out, size_t *len)
 {
-    gchar *data = NULL;
-    gsize l = 0;
+    uint8_t buf[FERRY_SECRET_MAX + 3]; /* the longest secret, CR LF, 1 more */
+    size_t l = 0;
+    ssize_t r = 0;
     uint8_t *p;
+    int fd, saved, rc = FERRY_OK;
 
-    if (!g_file_get_contents(path, &data, &l, NULL))
+    /* open/read rather than g_file_get_contents(): errno survives, so a
+     * caller can say "Permission denied" rather than "I/O error". */
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
         return FERRY_ERR_IO;
-    while (l > 0 && (data[l - 1] == '\n' || data[l - 1] == '\r'))
-        l--;
-    if (l < FERRY_SECRET_MIN || l > FERRY_SECRET_MAX) {
-        ferry_wipe(data, l);
-        g_free(data);
-        return FERRY_ERR_CONFIG;
+    while (l < sizeof(buf)) {
+        r = read(fd, buf + l, sizeof(buf) - l);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        l += (size_t)r;
     }
-    if ((p = malloc(l)) == NULL) {
-        ferry_wipe(data, l);
-        g_free(data);
-        return FERRY_ERR_NOMEM;
+    saved = errno;
+    close(fd);
+    if (r < 0)
+        rc = FERRY_ERR_IO;
+    else {
+        if (l == sizeof(buf))
+            l = FERRY_SECRET_MAX + 1; /* too long, whatever follows */
+        while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+            l--;
+        if (l < FERRY_SECRET_MIN || l > FERRY_SECRET_MAX)
+            rc = FERRY_ERR_CONFIG;
+        else if ((p = malloc(l)) == NULL)
+            rc = FERRY_ERR_NOMEM;
+        else {
+            memcpy(p, buf, l);
+            *out = p;
+            *len = l;
+        }
     }
-    memcpy(p, data, l);
-    ferry_wipe(data, l);
-    g_free(data);
-    *out = p;
-    *len = l;
-    return FERRY_OK;
+    ferry_wipe(buf, sizeof(buf));
+    errno = saved;
+    return rc;
+}
+
+const char *conf_secret_why(int rc)
+{
+    static char why[256];
+    int e = errno;
+
+    if (rc == FERRY_ERR_IO)
+        snprintf(why, sizeof(why), "%s%s", strerror(e),
+                 e == EACCES ? " (not readable by this user; a systemd unit "
+                               "with DynamicUser= passes it with "
+                               "LoadCredential=, see contrib/)"
+                             : "");
+    else if (rc == FERRY_ERR_CONFIG)
+        snprintf(why, sizeof(why), "a secret must be %d to %d bytes",
+                 FERRY_SECRET_MIN, FERRY_SECRET_MAX);
+    else
+        snprintf(why, sizeof(why), "%s", ferry_strerror(rc));
+    errno = e;
+    return why;
 }
 
 void conf_secret_free(uint8_t *p, size_t len)

@@ -38,6 +38,12 @@ int conf_defaults(const struct conf_opt *opts, size_t n, void *target);
 int conf_load(const struct conf_opt *opts, size_t n, void *target,
               const char *path, FILE *errs);
 
+/* One "group.key=value" over what is loaded (a command line's -o, e.g.
+ * a secret's path from a systemd unit). Problems are written to errs as
+ * "-o ASSIGNMENT: message\n"; returns their number (0 = OK). */
+int conf_set(const struct conf_opt *opts, size_t n, void *target,
+             const char *assignment, FILE *errs);
+
 /* Writes "group.key = value" for every option. */
 void conf_dump(const struct conf_opt *opts, size_t n, const void *target,
                FILE *out);
@@ -46,9 +52,14 @@ void conf_dump(const struct conf_opt *opts, size_t n, const void *target,
 void conf_free(const struct conf_opt *opts, size_t n, void *target);
 
 /* Reads a secret file (raw bytes, trailing newline removed) into a fresh
- * buffer. FERRY_OK or an error; *len receives the size. Free with
- * conf_secret_free(). */
+ * buffer. FERRY_OK, FERRY_ERR_IO (errno says why: ENOENT, EACCES, ...),
+ * FERRY_ERR_CONFIG (not 16..256 bytes) or FERRY_ERR_NOMEM; *len receives
+ * the size. Free with conf_secret_free(). conf_secret_why() words a
+ * failure for a log line. */
 int conf_read_secret(const char *path, uint8_t **out, size_t *len);
 void conf_secret_free(uint8_t *p, size_t len);
+/* Right after conf_read_secret() failed with rc: "Permission denied
+ * (...)", "not 16 to 256 bytes", ... Static storage. */
+const char *conf_secret_why(int rc);
 
 #endif

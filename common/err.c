@@ -53,6 +53,14 @@ static const struct err_entry errs[] = {
      "recipient-unavailable", "cancel"},
     {FERRY_ERR_INTERNAL, "internal", "internal error", "internal-server-error",
      "cancel"},
+    {FERRY_ERR_QUOTA_EXCEEDED, "quota-exceeded", "too many channels in use",
+     "resource-constraint", "wait"},
+    {FERRY_ERR_RATE_LIMITED, "rate-limited", "too many channel requests",
+     "resource-constraint", "wait"},
+    {FERRY_ERR_NO_RELAY, "no-relay", "no relay available",
+     "resource-constraint", "wait"},
+    {FERRY_ERR_REFUSED, "refused", "channel request refused", "not-allowed",
+     "cancel"},
     {FERRY_ERR_NEED_MORE, "need-more", "input incomplete",
      "undefined-condition", "cancel"},
     {FERRY_ERR_NOMEM, "nomem", "out of memory", "resource-constraint", "wait"},
@@ -77,6 +85,8 @@ static const struct err_entry errs[] = {
      "cancel"},
     {FERRY_ERR_XMPP, "xmpp", "XMPP connection failure",
      "remote-server-not-found", "cancel"},
+    {FERRY_ERR_UNKNOWN_CHANNEL, "unknown-channel", "no such channel in use",
+     "item-not-found", "cancel"},
 };
 
 static const struct err_entry *lookup(int code)

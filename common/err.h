@@ -28,6 +28,12 @@ enum ferry_err {
     FERRY_ERR_UNEXPECTED = 18,  /* valid frame, wrong moment */
     FERRY_ERR_PEER_ERROR = 19,  /* the other end was closed for an error */
     FERRY_ERR_INTERNAL = 20,
+    /* the component refused the channel after the offer was accepted
+     * (a cancel reason; XEP draft, "Refusals after acceptance") */
+    FERRY_ERR_QUOTA_EXCEEDED = 21, /* too many channels in use */
+    FERRY_ERR_RATE_LIMITED = 22,   /* too many channel requests */
+    FERRY_ERR_NO_RELAY = 23,       /* no relay available */
+    FERRY_ERR_REFUSED = 24,        /* any other refusal */
     FERRY_ERR_WIRE_MAX = 99,
     /* local only */
     FERRY_ERR_NEED_MORE = 100, /* decoder: input incomplete, not an error */
@@ -43,6 +49,7 @@ enum ferry_err {
     FERRY_ERR_TIMEOUT = 110,
     FERRY_ERR_CONFIG = 111,
     FERRY_ERR_XMPP = 112,
+    FERRY_ERR_UNKNOWN_CHANNEL = 113, /* release: no such channel in use */
 };
 
 /* Text for a code; never NULL (unknown codes give "unknown error"). */

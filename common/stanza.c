@@ -275,6 +275,34 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
     return el;
 }
 
+int ferry_release_parse(xmpp_stanza_t *el, uint8_t id[32], const char **bad)
+{
+    const char *v = xmpp_stanza_get_attribute(el, "channel");
+    size_t i;
+
+    memset(id, 0, 32);
+    /* hex_decode() takes upper case too; the id is written in lower case
+     * only (XEP draft, "channelId"), so one channel has one spelling. */
+    if (v == NULL || strlen(v) != 64)
+        BAD("channel");
+    for (i = 0; i < 64; i++)
+        if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'f')))
+            BAD("channel");
+    if (hex_decode(v, id, 32) != FERRY_OK)
+        BAD("channel");
+    return FERRY_OK;
+}
+
+xmpp_stanza_t *ferry_release_build(xmpp_ctx_t *ctx, const uint8_t id[32])
+{
+    xmpp_stanza_t *el = new_el(ctx, "release");
+    char hx[65];
+
+    hex_encode(id, 32, hx);
+    xmpp_stanza_set_attribute(el, "channel", hx);
+    return el;
+}
+
 int ferry_valid_name(const char *v)
 {
     size_t i, n, chars = 0;

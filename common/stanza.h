@@ -96,6 +96,12 @@ int ferry_accept_parse(xmpp_stanza_t *el, struct ferry_accept *out,
                        const char **bad);
 xmpp_stanza_t *ferry_accept_build(xmpp_ctx_t *ctx,
                                   const struct ferry_accept *a);
+/* <release channel='64 hex digits'/>: the requester tells the component
+ * that the transfer on a channel it obtained has ended (XEP draft,
+ * "Releasing a channel"). The parser takes exactly 64 lower-case hex
+ * digits; anything else is bad-attribute "channel". */
+int ferry_release_parse(xmpp_stanza_t *el, uint8_t id[32], const char **bad);
+xmpp_stanza_t *ferry_release_build(xmpp_ctx_t *ctx, const uint8_t id[32]);
 /* <reject/> and <cancel/>: reason token (and optional text for reject). */
 xmpp_stanza_t *ferry_reason_build(xmpp_ctx_t *ctx, const char *name,
                                   const char *sid, const char *reason,

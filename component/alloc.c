@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "chan.h"
+#include "codec.h"
 #include "component.h"
 #include "crypto.h"
 #include "err.h"
@@ -158,23 +159,28 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
     }
     /* Before the policy counts the request against the requester. */
     if ((ra = pick_relay(c)) == NULL)
-        return refuse(c, iq, FERRY_ERR_LIMIT, "no-relay", NULL,
+        return refuse(c, iq, FERRY_ERR_NO_RELAY, "no-relay", NULL,
                       "no relay is available; try again later");
     memset(&ch, 0, sizeof(ch));
     ch.expires = now + (uint64_t)c->conf.lifetime;
-    rc =
-        policy_check(c->policy, from, now, ch.expires, &cond, why, sizeof(why));
+    if (chan_id_new(ch.expires, ch.id) != FERRY_OK)
+        return refuse(c, iq, FERRY_ERR_INTERNAL, NULL, NULL,
+                      "cannot mint a channel");
+    rc = policy_check(c->policy, from, now, ch.id, ch.expires, &cond, why,
+                      sizeof(why));
     if (rc != FERRY_OK)
         return refuse(c, iq, rc, cond, NULL, why);
     strcpy(ch.sid, rq.sid);
     snprintf(ch.host, sizeof(ch.host), "%s", ra->host);
     ch.port = ra->port;
     ch.tls = ra->tls;
-    if (chan_id_new(ch.expires, ch.id) != FERRY_OK ||
-        chan_key(c->relay_secret, c->relay_secret_len, ch.id, ch.key) !=
-            FERRY_OK)
+    if (chan_key(c->relay_secret, c->relay_secret_len, ch.id, ch.key) !=
+        FERRY_OK) {
+        size_t left;
+        (void)policy_release(c->policy, from, ch.id, now, &left);
         return refuse(c, iq, FERRY_ERR_INTERNAL, NULL, NULL,
                       "cannot mint a channel");
+    }
     if (rq.deliver) {
         id = xmpp_uuid_gen(c->ctx);
         msg = xmpp_message_new(c->ctx, NULL, rq.peer, id);
@@ -197,8 +203,46 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
     ferry_wipe(ch.key, sizeof(ch.key));
     c->served++;
     log_info("channel allocated from=%s peer=%s role=%s sid=%s relay=%s:%u "
-             "deliver=%d",
+             "deliver=%d in_use=%zu",
              from, rq.peer, rq.role == ROLE_SENDER ? "sender" : "receiver",
-             rq.sid, ra->host, ra->port, rq.deliver);
+             rq.sid, ra->host, ra->port, rq.deliver,
+             policy_in_use(c->policy, from, now));
+    return 1;
+}
+
+/* A release (XEP draft, "Releasing a channel"): the channel stops counting
+ * against the requester's quota. Only the bare JID that obtained it may
+ * release it; any other release, of an unknown, expired or someone else's
+ * channel alike, is item-not-found, and creates no state. */
+int release_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
+{
+    const char *from = xmpp_stanza_get_from(iq), *bad = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    uint8_t id[32];
+    char hx[65];
+    size_t left;
+    int rc;
+
+    if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
+        return refuse(c, iq, FERRY_ERR_NOT_AUTHORIZED, "not-full-jid", NULL,
+                      "releases must come from a full JID");
+    if (ferry_release_parse(el, id, &bad) != FERRY_OK)
+        return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", bad,
+                      "attribute channel: 64 lower-case hex digits expected");
+    hex_encode(id, 8, hx);
+    rc = policy_release(c->policy, from, id, now, &left);
+    if (rc != FERRY_OK) {
+        log_debug("release refused from=%s channel=%s... in_use=%zu", from, hx,
+                  left);
+        c->refused++;
+        comp_send(c, ferry_error_reply(c->ctx, iq, rc, "unknown-channel", NULL,
+                                       "no channel of yours with this id is "
+                                       "in use"));
+        return 1;
+    }
+    c->released++;
+    log_info("channel released from=%s channel=%s... in_use=%zu", from, hx,
+             left);
+    comp_send(c, ferry_reply(c->ctx, iq, "result"));
     return 1;
 }

@@ -62,20 +62,33 @@ struct comp {
     int connected;
     uint64_t served;
     uint64_t refused;
+    uint64_t released;
 };
 
-/* component/policy.c: allow-list and per-JID limits. */
+/* component/policy.c: allow-list and per-bare-JID limits (XEP draft,
+ * "Quotas"): channels in use, and a token bucket of requests. */
 struct policy;
 struct policy *policy_new(const struct comp_conf *conf);
 void policy_free(struct policy *p);
-/* FERRY_OK, FERRY_ERR_POLICY (domain), FERRY_ERR_QUOTA (open channels) or
- * FERRY_ERR_LIMIT (rate). On FERRY_OK the request is counted and a channel
- * expiring at `expiry` is recorded for the bare JID. */
+/* FERRY_OK, FERRY_ERR_POLICY (domain), FERRY_ERR_RATE_LIMITED or
+ * FERRY_ERR_QUOTA_EXCEEDED, with the Ferry condition in *cond and the text
+ * for the requester in why ("16 channels in use; the oldest expires in
+ * 42 s"). On FERRY_OK channel `id`, expiring at `expiry`, is in use by
+ * from's bare JID until policy_release() or its expiry. */
 int policy_check(struct policy *p, const char *from, uint64_t now,
-                 uint64_t expiry, const char **cond, char *why, size_t whylen);
+                 const uint8_t id[32], uint64_t expiry, const char **cond,
+                 char *why, size_t whylen);
+/* Ends the use of channel `id` by from's bare JID. FERRY_OK, or
+ * FERRY_ERR_UNKNOWN_CHANNEL when that JID has no such channel in use
+ * (never had it, another JID has it, released, expired). Allocates
+ * nothing. *left: that JID's channels still in use. */
+int policy_release(struct policy *p, const char *from, const uint8_t id[32],
+                   uint64_t now, size_t *left);
+/* Channels in use by from's bare JID. */
+size_t policy_in_use(struct policy *p, const char *from, uint64_t now);
 
-/* Drops the records of JIDs with no unexpired channel and no request in
- * the current minute; returns how many JIDs are still tracked. */
+/* Drops the records of JIDs with no channel in use and a full request
+ * bucket (a fresh record is the same); returns how many are left. */
 size_t policy_prune(struct policy *p, uint64_t now);
 
 /* component/health.c: non-blocking probes of the relays' stats ports,
@@ -83,8 +96,9 @@ size_t policy_prune(struct policy *p, uint64_t now);
 void health_tick(struct comp *c, time_t now);
 void health_stop(struct comp *c);
 
-/* component/alloc.c */
+/* component/alloc.c: <request/> and <release/> */
 int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *req);
+int release_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el);
 int relays_parse(struct comp *c);
 
 /* component/disco.c */

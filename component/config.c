@@ -29,11 +29,14 @@ const struct conf_opt comp_opts[] = {
      "seconds between probes of each relay's stats= port (0: never)"},
     {"policy", "allowed_domains", CONF_STRLIST, "", 0, 0, O(allowed_domains),
      "domains whose users may request channels (empty: any)"},
-    {"policy", "max_channels_per_jid", CONF_INT, "8", 0, 100000,
-     O(max_channels_per_jid), "unexpired channels per bare JID (0: no limit)"},
-    {"policy", "requests_per_minute", CONF_INT, "60", 0, 100000,
+    {"policy", "max_channels_per_jid", CONF_INT, "16", 0, 100000,
+     O(max_channels_per_jid),
+     "channels in use per bare JID: not yet released, not expired "
+     "(0: no limit)"},
+    {"policy", "requests_per_minute", CONF_INT, "120", 0, 100000,
      O(requests_per_minute),
-     "channel requests per bare JID per minute (0: no limit)"},
+     "channel requests per bare JID: a burst of this many, then this many "
+     "per minute (0: no limit)"},
     {"policy", "max_file_size", CONF_INT, "0", 0, INT64_MAX, O(max_file_size),
      "largest file size accepted (0: no limit)"},
     {"log", "level", CONF_INT, "1", 0, 2, O(log_level),

@@ -9,9 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <glib.h>
 
@@ -70,6 +73,9 @@ static int on_iq(xmpp_conn_t *conn, xmpp_stanza_t *iq, void *ud)
     if (ns != NULL && strcmp(ns, FERRY_NS) == 0 && strcmp(type, "set") == 0 &&
         name != NULL && strcmp(name, "request") == 0)
         return alloc_handle(c, iq, el);
+    if (ns != NULL && strcmp(ns, FERRY_NS) == 0 && strcmp(type, "set") == 0 &&
+        name != NULL && strcmp(name, "release") == 0)
+        return release_handle(c, iq, el);
     if (ns != NULL && strcmp(type, "get") == 0 && disco_handle(c, iq, ns))
         return 1;
     /* RFC 6120 8.4: an IQ nobody here understands. */
@@ -116,13 +122,112 @@ static struct {
     int backoff;
 } reconnect = {0, 0, 1};
 
+/* libstrophe reports a failed connect with no errno: ask the kernel once,
+ * with a connect of our own (at most 500 ms), so that the log can say
+ * "Connection refused" rather than "connection closed". 0 when it
+ * connects. */
+static int connect_errno(const char *host, int64_t port)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICSERV},
+                    *ai;
+    struct pollfd pfd;
+    char ps[8];
+    int fd, err = 0;
+    socklen_t el = sizeof(err);
+
+    snprintf(ps, sizeof(ps), "%lld", (long long)port);
+    if (getaddrinfo(host, ps, &hints, &ai) != 0)
+        return EHOSTUNREACH;
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        err = errno;
+    else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            pfd.fd = fd;
+            pfd.events = POLLOUT;
+            if (poll(&pfd, 1, 500) != 1)
+                err = ETIMEDOUT;
+            else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) != 0)
+                err = errno;
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return err;
+}
+
+/* Why the link to the server failed or dropped, in words an operator can
+ * act on: the address and the errno, or the stream error and the setting
+ * that fixes it. */
+static void describe_failure(const struct comp *c, int error,
+                             const xmpp_stream_error_t *se, char *buf,
+                             size_t len)
+{
+    const char *hint = "", *cond = "";
+    xmpp_stanza_t *ch;
+
+    if (se != NULL) {
+        /* The condition is the stream error's first child element. */
+        for (ch = se->stanza ? xmpp_stanza_get_children(se->stanza) : NULL;
+             ch != NULL && *cond == '\0'; ch = xmpp_stanza_get_next(ch))
+            if (xmpp_stanza_is_tag(ch) && xmpp_stanza_get_name(ch) != NULL &&
+                strcmp(xmpp_stanza_get_name(ch), "text") != 0)
+                cond = xmpp_stanza_get_name(ch);
+        switch (se->type) {
+        case XMPP_SE_NOT_AUTHORIZED:
+            hint = " (the server refused the component secret: "
+                   "component.secret_file must hold the server's "
+                   "component_secret (Prosody) or password (ejabberd))";
+            break;
+        case XMPP_SE_HOST_UNKNOWN:
+            hint = " (the server has no component of this name: "
+                   "component.jid must match its Component entry)";
+            break;
+        case XMPP_SE_CONFLICT:
+            hint = " (another component is connected with this JID)";
+            break;
+        default:
+            break;
+        }
+        snprintf(buf, len, "%s:%lld (jid %s): stream error %s%s%s%s",
+                 c->conf.server, (long long)c->conf.port, c->conf.jid,
+                 *cond ? cond : "(unnamed)", se->text ? ": " : "",
+                 se->text ? se->text : "", hint);
+        return;
+    }
+    if (error == 0 && !c->connected)
+        error = connect_errno(c->conf.server, c->conf.port);
+    if (error == ECONNREFUSED)
+        hint = " (nothing listens there: is the XMPP server running, with "
+               "its component port at component.server and "
+               "component.port?)";
+    else if (error == ETIMEDOUT || error == EHOSTUNREACH ||
+             error == ENETUNREACH)
+        hint = " (the address is unreachable from here)";
+    if (error != 0)
+        snprintf(buf, len, "%s:%lld: %s%s", c->conf.server,
+                 (long long)c->conf.port, strerror(error), hint);
+    else if (!c->connected)
+        snprintf(buf, len,
+                 "%s:%lld: the server closed the stream before the "
+                 "handshake (is this its component port, and is %s "
+                 "declared there?)",
+                 c->conf.server, (long long)c->conf.port, c->conf.jid);
+    else
+        snprintf(buf, len, "%s:%lld: connection closed", c->conf.server,
+                 (long long)c->conf.port);
+}
+
 static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
                     xmpp_stream_error_t *se, void *ud)
 {
     struct comp *c = ud;
+    char why[512];
 
     (void)conn;
-    (void)se;
     if (ev == XMPP_CONN_CONNECT) {
         c->connected = 1;
         reconnect.backoff = 1;
@@ -130,13 +235,20 @@ static void on_conn(xmpp_conn_t *conn, xmpp_conn_event_t ev, int error,
                  (long long)c->conf.port);
         return;
     }
-    c->connected = 0;
-    if (stop_signal)
+    describe_failure(c, error, se, why, sizeof(why));
+    if (stop_signal) {
+        c->connected = 0;
         return;
+    }
     reconnect.pending = 1;
     reconnect.at = time(NULL) + reconnect.backoff;
-    log_warnx("disconnected error=%d; reconnecting in %ds", error,
-              reconnect.backoff);
+    if (c->connected)
+        log_warnx("disconnected from %s; reconnecting in %ds", why,
+                  reconnect.backoff);
+    else
+        log_warnx("cannot connect to the XMPP server at %s; retrying in %ds",
+                  why, reconnect.backoff);
+    c->connected = 0;
     reconnect.backoff = reconnect.backoff * 2 > c->conf.reconnect_max
                             ? (int)c->conf.reconnect_max
                             : reconnect.backoff * 2;
@@ -183,8 +295,11 @@ static int start_conn(struct comp *c)
     rc = xmpp_connect_component(c->conn, c->conf.server,
                                 (unsigned short)c->conf.port, on_conn, c);
     if (rc != XMPP_EOK) {
-        log_warnx("connect to %s:%lld failed rc=%d", c->conf.server,
-                  (long long)c->conf.port, rc);
+        log_warnx("cannot connect to the XMPP server at %s:%lld (libstrophe "
+                  "error %d: the host name does not resolve, or no socket); "
+                  "retrying in %ds",
+                  c->conf.server, (long long)c->conf.port, rc,
+                  reconnect.backoff);
         reconnect.pending = 1;
         reconnect.at = time(NULL) + reconnect.backoff;
         return -1;
@@ -206,13 +321,17 @@ static void strophe_log(void *ud, xmpp_log_level_t level, const char *area,
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ferry-component [-dhnTVv] [-f file]\n"
-               "  -f file  configuration file\n"
-               "  -n       check the configuration and exit\n"
-               "  -T       print the effective configuration and exit\n"
-               "  -v, -d   more log output (-d: debug)\n"
-               "  -V       print the version\n"
-               "  -h       this help\n");
+    fprintf(f,
+            "usage: ferry-component [-dhnTVv] [-f file] [-o section.key=value]\n"
+            "  -f file      configuration file (ferry-component.conf(5))\n"
+            "  -o s.k=v     set one key over the file, e.g.\n"
+            "               -o component.secret_file=%%d/component.secret\n"
+            "               in a systemd unit (repeatable)\n"
+            "  -n           check the configuration and exit\n"
+            "  -T           print the effective configuration and exit\n"
+            "  -v, -d       more log output (-d: debug)\n"
+            "  -V, --version  print the version and exit\n"
+            "  -h, --help   this help\n");
 }
 
 static int load_secrets(struct comp *c)
@@ -227,15 +346,16 @@ static int load_secrets(struct comp *c)
         return -1;
     }
     if ((rc = conf_read_secret(c->conf.secret_file, &s, &l)) != FERRY_OK) {
-        fprintf(stderr, "%s: %s\n", c->conf.secret_file, ferry_strerror(rc));
+        fprintf(stderr, "component.secret_file %s: %s\n", c->conf.secret_file,
+                conf_secret_why(rc));
         return -1;
     }
     c->secret = g_strndup((const char *)s, l);
     conf_secret_free(s, l);
     if ((rc = conf_read_secret(c->conf.relay_secret_file, &c->relay_secret,
                                &c->relay_secret_len)) != FERRY_OK) {
-        fprintf(stderr, "%s: %s\n", c->conf.relay_secret_file,
-                ferry_strerror(rc));
+        fprintf(stderr, "channels.relay_secret_file %s: %s\n",
+                c->conf.relay_secret_file, conf_secret_why(rc));
         return -1;
     }
     return 0;
@@ -257,9 +377,14 @@ int main(int argc, char **argv)
     int ch, check_only = 0, dump = 0, verbose = -1, problems = 0;
     time_t last_prune;
     xmpp_log_t logger = {strophe_log, NULL};
+    static const struct option lo[] = {{"help", 0, NULL, 'h'},
+                                       {"version", 0, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
+    const char *sets[32];
+    size_t nsets = 0, k;
 
     memset(&c, 0, sizeof(c));
-    while ((ch = getopt(argc, argv, "df:hnTVv")) != -1) {
+    while ((ch = getopt_long(argc, argv, "df:hno:TVv", lo, NULL)) != -1) {
         switch (ch) {
         case 'd':
             verbose = LOG_LVL_DEBUG;
@@ -272,6 +397,13 @@ int main(int argc, char **argv)
             return 0;
         case 'n':
             check_only = 1;
+            break;
+        case 'o':
+            if (nsets == sizeof(sets) / sizeof(sets[0])) {
+                fprintf(stderr, "ferry-component: too many -o\n");
+                return 64;
+            }
+            sets[nsets++] = optarg;
             break;
         case 'T':
             dump = 1;
@@ -287,11 +419,19 @@ int main(int argc, char **argv)
             return 64;
         }
     }
+    if (optind != argc) {
+        fprintf(stderr, "ferry-component: unexpected argument %s\n",
+                argv[optind]);
+        usage(stderr);
+        return 64;
+    }
     log_init("ferry-component", LOG_LVL_INFO);
     if (conf_defaults(comp_opts, comp_nopts, &c.conf) != FERRY_OK)
         fatalx("built-in defaults are invalid");
     if (path != NULL)
         problems = conf_load(comp_opts, comp_nopts, &c.conf, path, stderr);
+    for (k = 0; k < nsets; k++)
+        problems += conf_set(comp_opts, comp_nopts, &c.conf, sets[k], stderr);
     if (problems == 0 && load_secrets(&c) < 0)
         problems++;
     if (problems == 0 && relays_parse(&c) != FERRY_OK)

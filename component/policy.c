@@ -5,14 +5,29 @@
 #include "component.h"
 #include "err.h"
 
-/* Per bare JID: a one-minute request window and the expiries of the
- * channels handed out (a channel counts as open until its id expires:
- * the component keeps no other record of it). */
-struct jid_use {
-    uint64_t win_start;
-    int64_t win_count;
-    GArray *expiries; /* uint64_t */
+/* Per bare JID (XEP draft, "Quotas"):
+ *  - the channels in use: handed out, and neither released by that bare
+ *    JID nor expired (relays are stateless: a release or the expiry is all
+ *    the component can know of a transfer's end);
+ *  - a token bucket for requests: requests_per_minute tokens at most,
+ *    refilled at requests_per_minute per 60 s, one taken per request. A
+ *    100-photo album fits in a full bucket at any speed, and a longer run
+ *    goes on at the refill rate. Tokens are kept in 1/60ths so the refill
+ *    is exact in whole seconds. */
+struct chan_use {
+    uint8_t id[32];
+    uint64_t expiry;
 };
+
+struct jid_use {
+    uint64_t refilled; /* when tokens60 was last brought up to date */
+    int64_t tokens60;  /* tokens * 60 */
+    GArray *in_use;    /* struct chan_use */
+};
+
+/* Records per JID, whatever the limit: with max_channels_per_jid = 0 the
+ * table still serves releases, and stays bounded. */
+#define POLICY_TRACK_MAX 4096
 
 struct policy {
     const struct comp_conf *conf;
@@ -22,7 +37,7 @@ struct policy {
 static void use_free(gpointer p)
 {
     struct jid_use *u = p;
-    g_array_free(u->expiries, TRUE);
+    g_array_free(u->in_use, TRUE);
     free(u);
 }
 
@@ -57,57 +72,148 @@ static int domain_allowed(const struct comp_conf *conf, const char *domain)
     return 0;
 }
 
-int policy_check(struct policy *p, const char *from, uint64_t now,
-                 uint64_t expiry, const char **cond, char *why, size_t whylen)
+/* The table key: the bare JID in lower case (servers stamp a normalised
+ * from; this also folds the case of the domain). Caller frees. */
+static char *bare_key(const char *from)
 {
-    char *bare = g_strdup(from), *slash = strchr(bare, '/'), *at;
-    const char *domain;
-    struct jid_use *u;
+    return g_ascii_strdown(from, (gssize)strcspn(from, "/"));
+}
+
+static void drop_expired(struct jid_use *u, uint64_t now)
+{
     guint i;
 
-    if (slash)
-        *slash = '\0';
-    at = strchr(bare, '@');
-    domain = at ? at + 1 : bare;
-    if (!domain_allowed(p->conf, domain)) {
-        *cond = "domain-not-allowed";
-        snprintf(why, whylen, "domain %s may not use this service", domain);
-        g_free(bare);
-        return FERRY_ERR_POLICY;
-    }
-    if ((u = g_hash_table_lookup(p->users, bare)) == NULL) {
-        u = calloc(1, sizeof(*u));
-        u->expiries = g_array_new(FALSE, FALSE, sizeof(uint64_t));
-        g_hash_table_insert(p->users, g_strdup(bare), u);
-    }
-    g_free(bare);
-    if (now - u->win_start >= 60) {
-        u->win_start = now;
-        u->win_count = 0;
-    }
-    for (i = 0; i < u->expiries->len;)
-        if (g_array_index(u->expiries, uint64_t, i) < now)
-            g_array_remove_index_fast(u->expiries, i);
+    for (i = 0; i < u->in_use->len;)
+        if (g_array_index(u->in_use, struct chan_use, i).expiry < now)
+            g_array_remove_index_fast(u->in_use, i);
         else
             i++;
-    if (p->conf->requests_per_minute > 0 &&
-        u->win_count >= p->conf->requests_per_minute) {
-        *cond = "rate-limited";
-        snprintf(why, whylen, "%lld requests this minute; limit is %lld",
-                 (long long)u->win_count,
-                 (long long)p->conf->requests_per_minute);
-        return FERRY_ERR_QUOTA;
+}
+
+static void refill(const struct comp_conf *conf, struct jid_use *u,
+                   uint64_t now)
+{
+    int64_t cap = conf->requests_per_minute * 60;
+
+    if (now > u->refilled) {
+        uint64_t dt = now - u->refilled;
+        /* dt * rpm can only overflow after centuries; cap it anyway. */
+        if (dt > 60 || u->tokens60 + (int64_t)dt * conf->requests_per_minute >
+                           cap)
+            u->tokens60 = cap;
+        else
+            u->tokens60 += (int64_t)dt * conf->requests_per_minute;
     }
-    u->win_count++;
-    if (p->conf->max_channels_per_jid > 0 &&
-        (int64_t)u->expiries->len >= p->conf->max_channels_per_jid) {
+    u->refilled = now;
+}
+
+static uint64_t oldest_expiry(const struct jid_use *u)
+{
+    uint64_t e = UINT64_MAX;
+    guint i;
+
+    for (i = 0; i < u->in_use->len; i++)
+        if (g_array_index(u->in_use, struct chan_use, i).expiry < e)
+            e = g_array_index(u->in_use, struct chan_use, i).expiry;
+    return e;
+}
+
+int policy_check(struct policy *p, const char *from, uint64_t now,
+                 const uint8_t id[32], uint64_t expiry, const char **cond,
+                 char *why, size_t whylen)
+{
+    const struct comp_conf *conf = p->conf;
+    char *key = bare_key(from);
+    const char *at = strchr(key, '@'), *domain = at ? at + 1 : key;
+    struct jid_use *u;
+    struct chan_use cu;
+
+    if (!domain_allowed(conf, domain)) {
+        *cond = "domain-not-allowed";
+        snprintf(why, whylen, "domain %s may not use this service", domain);
+        g_free(key);
+        return FERRY_ERR_POLICY;
+    }
+    if ((u = g_hash_table_lookup(p->users, key)) == NULL) {
+        u = calloc(1, sizeof(*u));
+        u->in_use = g_array_new(FALSE, FALSE, sizeof(struct chan_use));
+        u->refilled = now;
+        u->tokens60 = conf->requests_per_minute * 60;
+        g_hash_table_insert(p->users, key, u);
+    } else
+        g_free(key);
+    drop_expired(u, now);
+    /* Every request past the allow-list takes a token, refused ones too,
+     * so a client that retries at once on quota-exceeded is slowed. */
+    if (conf->requests_per_minute > 0) {
+        refill(conf, u, now);
+        if (u->tokens60 < 60) {
+            int64_t wait = (60 - u->tokens60 + conf->requests_per_minute - 1) /
+                           conf->requests_per_minute;
+            *cond = "rate-limited";
+            snprintf(why, whylen, "rate limit %lld/min; retry in %lld s",
+                     (long long)conf->requests_per_minute,
+                     (long long)(wait > 0 ? wait : 1));
+            return FERRY_ERR_RATE_LIMITED;
+        }
+        u->tokens60 -= 60;
+    }
+    if (conf->max_channels_per_jid > 0 &&
+        (int64_t)u->in_use->len >= conf->max_channels_per_jid) {
+        uint64_t e = oldest_expiry(u);
         *cond = "quota-exceeded";
-        snprintf(why, whylen, "%u channels open; limit is %lld",
-                 u->expiries->len, (long long)p->conf->max_channels_per_jid);
-        return FERRY_ERR_QUOTA;
+        snprintf(why, whylen, "%u channels in use; the oldest expires in %llu s",
+                 u->in_use->len,
+                 (unsigned long long)(e > now ? e - now : 0) + 1);
+        return FERRY_ERR_QUOTA_EXCEEDED;
     }
-    g_array_append_val(u->expiries, expiry);
+    if (u->in_use->len >= POLICY_TRACK_MAX) {
+        guint i, k = 0;
+        for (i = 1; i < u->in_use->len; i++)
+            if (g_array_index(u->in_use, struct chan_use, i).expiry <
+                g_array_index(u->in_use, struct chan_use, k).expiry)
+                k = i;
+        g_array_remove_index_fast(u->in_use, k);
+    }
+    memcpy(cu.id, id, 32);
+    cu.expiry = expiry;
+    g_array_append_val(u->in_use, cu);
     return FERRY_OK;
+}
+
+int policy_release(struct policy *p, const char *from, const uint8_t id[32],
+                   uint64_t now, size_t *left)
+{
+    char *key = bare_key(from);
+    struct jid_use *u = g_hash_table_lookup(p->users, key);
+    guint i;
+
+    g_free(key);
+    *left = 0;
+    if (u == NULL)
+        return FERRY_ERR_UNKNOWN_CHANNEL; /* nothing is created here */
+    drop_expired(u, now);
+    for (i = 0; i < u->in_use->len; i++)
+        if (memcmp(g_array_index(u->in_use, struct chan_use, i).id, id, 32) ==
+            0) {
+            g_array_remove_index_fast(u->in_use, i);
+            *left = u->in_use->len;
+            return FERRY_OK;
+        }
+    *left = u->in_use->len;
+    return FERRY_ERR_UNKNOWN_CHANNEL;
+}
+
+size_t policy_in_use(struct policy *p, const char *from, uint64_t now)
+{
+    char *key = bare_key(from);
+    struct jid_use *u = g_hash_table_lookup(p->users, key);
+
+    g_free(key);
+    if (u == NULL)
+        return 0;
+    drop_expired(u, now);
+    return u->in_use->len;
 }
 
 size_t policy_prune(struct policy *p, uint64_t now)
@@ -118,12 +224,12 @@ size_t policy_prune(struct policy *p, uint64_t now)
     g_hash_table_iter_init(&it, p->users);
     while (g_hash_table_iter_next(&it, &key, &val)) {
         struct jid_use *u = val;
-        guint i, live = 0;
 
-        for (i = 0; i < u->expiries->len; i++)
-            if (g_array_index(u->expiries, uint64_t, i) >= now)
-                live++;
-        if (live == 0 && now - u->win_start >= 60)
+        drop_expired(u, now);
+        refill(p->conf, u, now);
+        /* Nothing in use and a full bucket: a fresh record is the same. */
+        if (u->in_use->len == 0 &&
+            u->tokens60 >= p->conf->requests_per_minute * 60)
             g_hash_table_iter_remove(&it);
     }
     return g_hash_table_size(p->users);

@@ -1,5 +1,6 @@
 /* libferry: the iqs it sends and the channel negotiation with the
- * component (XEP draft, "Channel Request" and "Channel Information").
+ * component (XEP draft, "Channel Request", "Channel Information" and
+ * "Releasing a channel").
  *
  * Every iq gets a fresh random id and is remembered with the JID it went
  * to: an answer counts only when both match, so no contact can answer a
@@ -40,15 +41,61 @@ void iq_send(ferry_ctx_t *ctx, xmpp_stanza_t *iq, const char *to,
     ctx_send(ctx, iq);
 }
 
+/* A transfer's iqs are forgotten when it ends, except its channel
+ * request: that one stays, detached, so that a channel the component
+ * grants after the end is released at once instead of counting against
+ * the quota until it expires. */
 static gboolean of_transfer(gpointer k, gpointer v, gpointer t)
 {
+    struct pending_iq *p = v;
+
     (void)k;
-    return ((struct pending_iq *)v)->t == t;
+    if (p->t != t)
+        return FALSE;
+    if (p->kind == IQ_CHANNEL) {
+        p->t = NULL;
+        return FALSE;
+    }
+    return TRUE;
+}
+
+/* <release/> for channel id to the component that allocated it; the
+ * answer is only matched, and dropped. */
+static void release_send(ferry_ctx_t *ctx, const char *component,
+                         const uint8_t id[32])
+{
+    xmpp_stanza_t *iq = xmpp_iq_new(ctx->x, "set", "x");
+
+    xmpp_stanza_add_child_ex(iq, ferry_release_build(ctx->x, id), 0);
+    iq_send(ctx, iq, component, IQ_RELEASE, NULL);
 }
 
 void iq_forget(ferry_ctx_t *ctx, ferry_transfer_t *t)
 {
     g_hash_table_foreach_remove(ctx->iqs, of_transfer, t);
+    /* Any outcome ends the channel's use; only its requester may say so
+     * (the component counts it against that JID). */
+    if (t->ch_mine && ctx->component != NULL)
+        release_send(ctx, ctx->component, t->ch.id);
+    t->ch_mine = 0;
+}
+
+/* An answer to a channel request whose transfer is gone (or no longer
+ * waits for it): a channel granted all the same is given back. */
+static void release_orphan(ferry_ctx_t *ctx, xmpp_stanza_t *iq,
+                           const char *component)
+{
+    const char *type = xmpp_stanza_get_type(iq), *bad;
+    xmpp_stanza_t *el;
+    struct ferry_channel ch;
+
+    if (type == NULL || strcmp(type, "result") != 0 ||
+        (el = xmpp_stanza_get_child_by_name_and_ns(iq, "channel",
+                                                   FERRY_NS)) == NULL ||
+        ferry_channel_parse(el, &ch, &bad) != FERRY_OK)
+        return;
+    release_send(ctx, component, ch.id);
+    ferry_wipe(ch.key, sizeof(ch.key));
 }
 
 /* An answer comes from where the query went. A server answers for itself
@@ -65,7 +112,10 @@ static int answered_by(const ferry_ctx_t *ctx, const struct pending_iq *p,
 static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq);
 
 /* A refusal's condition as a static token (the application may keep the
- * done reason); anything unknown is "refused". */
+ * done reason); anything unknown is "refused". The peer's cancel reason
+ * is the same token when it is a wire error name (quota-exceeded,
+ * rate-limited, no-relay, too-large), else "refused" (XEP draft,
+ * "Refusals after acceptance"). */
 static const char *refusal_token(const char *name)
 {
     static const char *const known[] = {"quota-exceeded",
@@ -95,6 +145,18 @@ static const char *refusal_token(const char *name)
     return "refused";
 }
 
+static const char *cancel_reason(const char *token)
+{
+    static const char *const same[] = {"quota-exceeded", "rate-limited",
+                                       "no-relay", "too-large"};
+    size_t i;
+
+    for (i = 0; i < sizeof(same) / sizeof(same[0]); i++)
+        if (strcmp(token, same[i]) == 0)
+            return same[i];
+    return ferry_errname(FERRY_ERR_REFUSED);
+}
+
 int iq_answer(ferry_ctx_t *ctx, xmpp_stanza_t *iq)
 {
     const char *id = xmpp_stanza_get_id(iq), *from = xmpp_stanza_get_from(iq);
@@ -108,10 +170,41 @@ int iq_answer(ferry_ctx_t *ctx, xmpp_stanza_t *iq)
     if (copy.kind == IQ_CHANNEL) {
         if (copy.t != NULL && copy.t->st == T_REQUESTING)
             on_channel_result(copy.t, iq);
-    } else
+        else
+            release_orphan(ctx, iq, copy.to);
+    } else if (copy.kind != IQ_RELEASE)
         disco_answer(ctx, copy.kind, iq, copy.to);
     return 1;
 }
+
+/* The component's text, kept for ferry_transfer_detail(): valid UTF-8,
+ * control and format characters (C0, C1, bidi overrides) turned into
+ * spaces so that it prints safely, cut at a character boundary. */
+static void set_detail(ferry_transfer_t *t, const char *text)
+{
+    size_t n = 0, in = strlen(text);
+    gchar *v = g_utf8_make_valid(text, (gssize)(in < 4 * sizeof(t->detail)
+                                                    ? in
+                                                    : 4 * sizeof(t->detail)));
+    const char *p;
+
+    for (p = v; *p; p = g_utf8_next_char(p)) {
+        gunichar u = g_utf8_get_char(p);
+        char b[6];
+        int l;
+
+        if (g_unichar_iscntrl(u) || g_unichar_type(u) == G_UNICODE_FORMAT)
+            u = ' ';
+        l = g_unichar_to_utf8(u, b);
+        if (n + (size_t)l >= sizeof(t->detail))
+            break;
+        memcpy(t->detail + n, b, (size_t)l);
+        n += (size_t)l;
+    }
+    t->detail[n] = '\0';
+    g_free(v);
+}
+
 
 /* ---- the channel ------------------------------------------------------- */
 
@@ -140,9 +233,11 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
     xmpp_stanza_t *el, *err, *c;
 
     if (type != NULL && strcmp(type, "error") == 0) {
-        const char *why = "refused";
+        const char *why = "refused", *token, *wire;
+        int ferry_cond = 0;
         err = xmpp_stanza_get_child_by_name(iq, "error");
-        /* Prefer the Ferry condition, else the RFC 6120 one. */
+        /* Prefer the Ferry condition, else the RFC 6120 one; keep the
+         * text for the application. */
         for (c = err ? xmpp_stanza_get_children(err) : NULL; c;
              c = xmpp_stanza_get_next(c)) {
             const char *ns = xmpp_stanza_get_ns(c);
@@ -150,19 +245,28 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
                 continue;
             if (strcmp(ns, FERRY_NS) == 0) {
                 why = xmpp_stanza_get_name(c);
-                break;
-            }
-            if (strcmp(xmpp_stanza_get_name(c), "text") != 0)
+                ferry_cond = 1;
+            } else if (strcmp(xmpp_stanza_get_name(c), "text") == 0) {
+                char *text = xmpp_stanza_get_text(c);
+                if (text != NULL) {
+                    set_detail(t, text);
+                    xmpp_free(t->ctx->x, text);
+                }
+            } else if (!ferry_cond)
                 why = xmpp_stanza_get_name(c);
         }
+        token = refusal_token(why);
+        wire = cancel_reason(token);
         /* The peer waits for channel information that will not come. */
-        transfer_fail(t, FERRY_DONE_REFUSED, refusal_token(why),
-                      ferry_errname(FERRY_ERR_LIMIT));
+        transfer_fail(t, FERRY_DONE_REFUSED, token, wire);
         return;
     }
     el = xmpp_stanza_get_child_by_name_and_ns(iq, "channel", FERRY_NS);
-    if (el == NULL || ferry_channel_parse(el, &t->ch, &bad) != FERRY_OK ||
-        strcmp(t->ch.sid, t->sid) != 0) {
+    if (el == NULL || ferry_channel_parse(el, &t->ch, &bad) != FERRY_OK)
+        t->ch_mine = 0;
+    else
+        t->ch_mine = 1; /* counted against us: released when we end */
+    if (!t->ch_mine || strcmp(t->ch.sid, t->sid) != 0) {
         transfer_fail(t, FERRY_DONE_REFUSED, "bad-channel", "bad-value");
         return;
     }

@@ -108,6 +108,7 @@ struct ferry_transfer {
     int wait_s;
     char detail[200]; /* why it ended, for people (ferry_transfer_detail) */
     int linked;      /* the data half reached the relay (set by it) */
+    int ch_mine;     /* ch came from our own request: release it at the end */
 
     /* ---- set before dp_start(), read-only after ---- */
     ferry_source_t src;
@@ -222,13 +223,21 @@ void locate_presence(ferry_ctx_t *ctx, xmpp_stanza_t *p);
 void locate_timers(ferry_ctx_t *ctx, time_t now);
 
 /* ---- channel.c: iqs libferry sends, matched by random id and sender ---- */
-enum iq_kind { IQ_CHANNEL, IQ_DISCO_ITEMS, IQ_DISCO_INFO, IQ_COMPONENT_INFO };
+enum iq_kind {
+    IQ_CHANNEL,
+    IQ_DISCO_ITEMS,
+    IQ_DISCO_INFO,
+    IQ_COMPONENT_INFO,
+    IQ_RELEASE
+};
 /* Sends iq (type get/set, with its child) to `to`, remembers it. */
 void iq_send(ferry_ctx_t *ctx, xmpp_stanza_t *iq, const char *to,
              enum iq_kind kind, ferry_transfer_t *t);
 /* 1 when this result/error answered one of ours (and was handled). */
 int iq_answer(ferry_ctx_t *ctx, xmpp_stanza_t *iq);
-/* Forgets the iqs of a transfer that ends. */
+/* Forgets the iqs of a transfer that ends, and releases the channel it
+ * obtained from the component (a channel request still unanswered is
+ * released when its answer comes). */
 void iq_forget(ferry_ctx_t *ctx, ferry_transfer_t *t);
 void channel_request(ferry_transfer_t *t);
 void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);

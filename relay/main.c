@@ -26,42 +26,71 @@ GHashTable *pair_table_new(void);
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ferry-relay [-dhnTVv] [-f file]\n"
-               "  -f file  configuration file (default: built-in defaults)\n"
-               "  -n       check the configuration and exit\n"
-               "  -T       print the effective configuration and exit\n"
-               "  -v       more log output (repeat for debug)\n"
-               "  -d       debug output (same as -vv)\n"
-               "  -V       print the version and exit\n"
-               "  -h       this help\n"
-               "Signals: SIGTERM drains and exits, SIGHUP reloads secrets.\n");
+    fprintf(f,
+            "usage: ferry-relay [-dhnTVv] [-f file] [-o section.key=value]\n"
+            "  -f file      configuration file (default: built-in defaults;\n"
+            "               see ferry-relay.conf(5))\n"
+            "  -o s.k=v     set one key over the file, e.g.\n"
+            "               -o relay.secret_files=%%d/relay.secret in a\n"
+            "               systemd unit (repeatable)\n"
+            "  -n           check the configuration and exit\n"
+            "  -T           print the effective configuration and exit\n"
+            "  -v           more log output (repeat for debug)\n"
+            "  -d           debug output (same as -vv)\n"
+            "  -V, --version  print the version and exit\n"
+            "  -h, --help   this help\n"
+            "Signals: SIGTERM drains and exits, SIGHUP reloads secrets.\n");
 }
 
-/* "host:port" or "[v6]:port" into a listening socket, or -1. */
-static int listen_on(const char *spec, int backlog)
+/* Why bind() or listen() failed, and what fixes it. */
+static const char *listen_hint(int err)
+{
+    switch (err) {
+    case EADDRINUSE:
+        return " (another process listens on that port, perhaps another "
+               "ferry-relay; `ss -ltnp` shows which: stop it or choose "
+               "another port)";
+    case EACCES:
+        return " (ports below 1024 need root or CAP_NET_BIND_SERVICE)";
+    case EADDRNOTAVAIL:
+        return " (that address is not one of this host's)";
+    default:
+        return "";
+    }
+}
+
+/* "host:port" or "[v6]:port" (the value of the key `what`) into a
+ * listening socket, or -1 after saying why. */
+static int listen_on(const char *what, const char *spec, int backlog)
 {
     char host[256];
     const char *port, *h = spec;
     size_t hl;
     struct addrinfo hints, *res = NULL, *ai;
-    int fd = -1, one = 1, rc;
+    int fd = -1, one = 1, rc, err;
 
     if (spec[0] == '[') {
         const char *e = strchr(spec, ']');
-        if (e == NULL || e[1] != ':')
+        if (e == NULL || e[1] != ':') {
+            log_warnx("%s = %s: expected [v6]:port", what, spec);
             return -1;
+        }
         h = spec + 1;
         hl = (size_t)(e - h);
         port = e + 2;
     } else {
         const char *e = strrchr(spec, ':');
-        if (e == NULL)
+        if (e == NULL) {
+            log_warnx("%s = %s: expected host:port", what, spec);
             return -1;
+        }
         hl = (size_t)(e - spec);
         port = e + 1;
     }
-    if (hl >= sizeof(host))
+    if (hl >= sizeof(host)) {
+        log_warnx("%s = %s: host name too long", what, spec);
         return -1;
+    }
     memcpy(host, h, hl);
     host[hl] = '\0';
     memset(&hints, 0, sizeof(hints));
@@ -69,7 +98,7 @@ static int listen_on(const char *spec, int backlog)
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
     if ((rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res)) != 0) {
-        log_warnx("listen %s: %s", spec, gai_strerror(rc));
+        log_warnx("%s = %s: %s", what, spec, gai_strerror(rc));
         return -1;
     }
     for (ai = res; ai != NULL; ai = ai->ai_next) {
@@ -83,7 +112,9 @@ static int listen_on(const char *spec, int backlog)
         if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
             listen(fd, backlog) == 0)
             break;
-        log_warn("listen %s", spec);
+        err = errno;
+        log_warnx("cannot listen on port %s (%s = %s): %s%s", port, what,
+                  spec, strerror(err), listen_hint(err));
         close(fd);
         fd = -1;
     }
@@ -219,9 +250,15 @@ int main(int argc, char **argv)
     size_t i, n, t;
     sigset_t mask;
 
+    static const struct option lo[] = {{"help", 0, NULL, 'h'},
+                                       {"version", 0, NULL, 'V'},
+                                       {NULL, 0, NULL, 0}};
+    const char *sets[32];
+    size_t nsets = 0, k;
+
     memset(&r, 0, sizeof(r));
     r.stats_fd = r.sig_fd = -1;
-    while ((ch = getopt(argc, argv, "df:hnTVv")) != -1) {
+    while ((ch = getopt_long(argc, argv, "df:hno:TVv", lo, NULL)) != -1) {
         switch (ch) {
         case 'd':
             verbose = LOG_LVL_DEBUG;
@@ -234,6 +271,13 @@ int main(int argc, char **argv)
             return 0;
         case 'n':
             check_only = 1;
+            break;
+        case 'o':
+            if (nsets == sizeof(sets) / sizeof(sets[0])) {
+                fprintf(stderr, "ferry-relay: too many -o\n");
+                return 64;
+            }
+            sets[nsets++] = optarg;
             break;
         case 'T':
             dump = 1;
@@ -259,6 +303,8 @@ int main(int argc, char **argv)
     if (r.conf_path != NULL)
         problems =
             conf_load(relay_opts, relay_nopts, &r.conf, r.conf_path, stderr);
+    for (k = 0; k < nsets; k++)
+        problems += conf_set(relay_opts, relay_nopts, &r.conf, sets[k], stderr);
     if (problems == 0 && relay_load_secrets(&r) != FERRY_OK)
         problems++;
     if (problems == 0 && tls_setup(&r) != FERRY_OK)
@@ -304,17 +350,19 @@ int main(int argc, char **argv)
     r.listen_tls = calloc(n + t + 1, sizeof(int));
     for (i = 0; i < n + t; i++) {
         const char *spec = i < n ? r.conf.listen[i] : r.conf.tls_listen[i - n];
-        int fd = listen_on(spec, 4096);
+        int fd = listen_on(i < n ? "relay.listen" : "relay.tls_listen", spec,
+                           4096);
         if (fd < 0)
-            fatalx("cannot listen on %s", spec);
+            fatalx("exiting: cannot listen on %s", spec);
         r.listen_tls[r.nlisten] = i >= n;
         r.listen_fds[r.nlisten++] = fd;
         loop_set(r.loop, fd, LOOP_READ, conn_accept, &r);
         log_info("listening on %s%s", spec, i >= n ? " (TLS)" : "");
     }
     if (r.conf.stats_listen && r.conf.stats_listen[0]) {
-        if ((r.stats_fd = listen_on(r.conf.stats_listen, 64)) < 0)
-            fatalx("cannot listen on %s", r.conf.stats_listen);
+        if ((r.stats_fd = listen_on("relay.stats_listen", r.conf.stats_listen,
+                                    64)) < 0)
+            fatalx("exiting: cannot listen on %s", r.conf.stats_listen);
         loop_set(r.loop, r.stats_fd, LOOP_READ, stats_serve, &r);
         log_info("stats on %s", r.conf.stats_listen);
     }

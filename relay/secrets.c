@@ -43,9 +43,8 @@ int relay_load_secrets(struct relay *r)
     for (i = 0; i < n; i++) {
         rc = conf_read_secret(r->conf.secret_files[i], &s[i], &l[i]);
         if (rc != FERRY_OK) {
-            log_warnx("secret file %s: %s (need %d to %d bytes)",
-                      r->conf.secret_files[i], ferry_strerror(rc),
-                      FERRY_SECRET_MIN, FERRY_SECRET_MAX);
+            log_warnx("secret file %s: %s", r->conf.secret_files[i],
+                      conf_secret_why(rc));
             while (i-- > 0)
                 conf_secret_free(s[i], l[i]);
             free(s);

@@ -21,6 +21,7 @@
 
 #include "buf.h"
 #include "chan.h"
+#include "codec.h"
 #include "crypto.h"
 #include "err.h"
 #include "frame.h"
@@ -83,6 +84,9 @@ struct hx {
     GPtrArray *held; /* xmpp_stanza_t *: requests kept */
     uint32_t chunk_max;
     int served;
+    int released;
+    char last_release[65], last_release_from[FERRY_JID_MAX + 1];
+    char last_channel[65];
     int preset_component;
     int server_answers;
     /* the router */
@@ -549,6 +553,8 @@ static void on_done(ferry_transfer_t *t, ferry_status_t st, const char *reason,
     x->ndone++;
     x->status = st;
     g_strlcpy(x->reason, reason ? reason : "", sizeof(x->reason));
+    g_strlcpy(x->detail, ferry_transfer_detail(t) ? ferry_transfer_detail(t) : "",
+              sizeof(x->detail));
     if (!x->is_sender && ferry_transfer_path(t) != NULL) {
         g_free(x->path);
         x->path = g_strdup(ferry_transfer_path(t));
@@ -711,8 +717,8 @@ static void component_answer(struct hx *h, xmpp_stanza_t *iq)
     }
     if (h->comp_mode == HX_COMP_REFUSE) {
         emit(h, HX_COMPONENT,
-             ferry_error_reply(h->x, iq, FERRY_ERR_QUOTA, "quota", NULL,
-                               "quota exceeded"));
+             ferry_error_reply(h->x, iq, FERRY_ERR_QUOTA_EXCEEDED,
+                               "quota-exceeded", NULL, HX_REFUSAL));
         return;
     }
     memset(&ch, 0, sizeof(ch));
@@ -741,7 +747,30 @@ static void component_answer(struct hx *h, xmpp_stanza_t *iq)
     xmpp_stanza_add_child_ex(msg, ferry_channel_build(h->x, &ch), 0);
     emit(h, HX_COMPONENT, msg);
     ferry_wipe(ch.key, sizeof(ch.key));
+    hex_encode(ch.id, 32, h->last_channel);
     h->served++;
+}
+
+/* What component/alloc.c does with a <release/>, minus the policy: any
+ * well-formed one is answered with a result and recorded. */
+static void component_release_answer(struct hx *h, xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *el =
+        xmpp_stanza_get_child_by_name_and_ns(iq, "release", FERRY_NS);
+    const char *bad = NULL, *from = xmpp_stanza_get_from(iq);
+    uint8_t id[32];
+
+    if (el == NULL || ferry_release_parse(el, id, &bad) != FERRY_OK) {
+        emit(h, HX_COMPONENT,
+             ferry_error_reply(h->x, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute",
+                               bad, "bad release"));
+        return;
+    }
+    hex_encode(id, 32, h->last_release);
+    g_strlcpy(h->last_release_from, from ? from : "",
+              sizeof(h->last_release_from));
+    h->released++;
+    emit(h, HX_COMPONENT, ferry_reply(h->x, iq, "result"));
 }
 
 /* An iq for the component, answered now. 1 when it was one it serves. */
@@ -749,6 +778,10 @@ static int component_iq(struct hx *h, xmpp_stanza_t *s)
 {
     if (is_iq(s, "get") && child_ns_is(s, "query", FERRY_NS_DISCO_INFO)) {
         component_info(h, s);
+        return 1;
+    }
+    if (is_iq(s, "set") && child_ns_is(s, "release", FERRY_NS)) {
+        component_release_answer(h, s);
         return 1;
     }
     if (!is_iq(s, "set") || !child_ns_is(s, "request", FERRY_NS))
@@ -1257,6 +1290,23 @@ void hx_component_chunk_max(struct hx *h, uint32_t max)
 int hx_component_served(const struct hx *h)
 {
     return h->served;
+}
+
+int hx_component_released(const struct hx *h)
+{
+    return h->released;
+}
+
+const char *hx_component_last_release(const struct hx *h, const char **from)
+{
+    if (from != NULL)
+        *from = h->last_release_from;
+    return h->last_release;
+}
+
+const char *hx_component_last_channel(const struct hx *h)
+{
+    return h->last_channel;
 }
 
 void hx_preset_component(struct hx *h, int yes)

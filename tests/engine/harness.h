@@ -42,8 +42,11 @@ struct hx_stream;
 enum hx_comp_mode {
     HX_COMP_ANSWER, /* a <channel/> result (and delivery when asked) */
     HX_COMP_HOLD,   /* keep every iq (disco too) until released */
-    HX_COMP_REFUSE, /* a stanza error: resource-constraint + <quota/> */
+    HX_COMP_REFUSE, /* resource-constraint + <quota-exceeded/> + HX_REFUSAL */
 };
+
+/* The text of HX_COMP_REFUSE, as the real component words it. */
+#define HX_REFUSAL "16 channels in use; the oldest expires in 42 s"
 
 /* What a peer does with an offer, inside the offer callback. */
 enum hx_offer_mode {
@@ -64,6 +67,7 @@ struct hx_xfer {
     int ndone;     /* done callbacks seen: must end at 1 */
     ferry_status_t status;
     char reason[64];       /* "" for NULL */
+    char detail[256];      /* ferry_transfer_detail() at done; "" for NULL */
     int cancel_rc_in_done; /* ferry_cancel() from inside done */
     int answer_rc_in_done; /* ferry_reject() from inside done */
     GString *events;       /* ",accepted,channel,..." */
@@ -140,6 +144,11 @@ int hx_component_held(const struct hx *h);
 void hx_component_chunk_max(struct hx *h, uint32_t max);
 /* Channels minted so far. */
 int hx_component_served(const struct hx *h);
+/* <release/>s the component answered, from whom, the last one's id (hex). */
+int hx_component_released(const struct hx *h);
+const char *hx_component_last_release(const struct hx *h, const char **from);
+/* The id (hex) of the last channel the component handed out. */
+const char *hx_component_last_channel(const struct hx *h);
 /* Whether new peers are told the component (default 1); with 0 they
  * discover it through disco#items of the domain. */
 void hx_preset_component(struct hx *h, int yes);

@@ -251,10 +251,18 @@ static void file_round_trip(int m, ferry_requester_t req, int deliver)
     ck_assert(has_event(a, "admitted") && has_event(b, "admitted"));
     ck_assert(has_event(a, "peer-joined") && has_event(b, "peer-joined"));
     ck_assert(has_event(b, "first-byte"));
-    /* One channel, asked for by the requester alone. */
+    /* One channel, asked for by the requester alone, and released by it
+     * when the transfer ended. */
     ck_assert_int_eq(hx_component_served(h), 1);
     ck_assert_ptr_nonnull(hx_find_iq(h, requester, HX_COMPONENT, FERRY_NS));
     ck_assert_ptr_null(hx_find_iq(h, waiter, HX_COMPONENT, FERRY_NS));
+    {
+        const char *from = NULL;
+        WAIT_FOR(hx_component_released(h) == 1);
+        ck_assert_str_eq(hx_component_last_release(h, &from),
+                         hx_component_last_channel(h));
+        ck_assert_str_eq(from, requester);
+    }
     /* With delivery, the component tells the waiter; without, the
      * requester does. Never both. */
     ck_assert_int_eq(logged(HX_COMPONENT, waiter, "<channel"), deliver);
@@ -501,10 +509,18 @@ START_TEST(cancel_while_waiting_for_channel)
     hx_component_release(h);
     settle(100);
     ck_assert_int_eq(hx_component_served(h), 1);
-    /* The late result reached the requester, which no longer knew its id;
-     * a delivered channel reached the waiter, which took it as Ferry's
-     * and dropped it. */
-    ck_assert_int_eq(routed_rc(HX_COMPONENT, req->peer->jid, "<iq"), 0);
+    /* The late result reached the requester, which gave the channel back
+     * at once (it would count against its quota until it expired); a
+     * delivered channel reached the waiter, which took it as Ferry's and
+     * dropped it. */
+    ck_assert_int_eq(routed_rc(HX_COMPONENT, req->peer->jid, "<iq"), 1);
+    {
+        const char *from = NULL;
+        ck_assert_int_eq(hx_component_released(h), 1);
+        ck_assert_str_eq(hx_component_last_release(h, &from),
+                         hx_component_last_channel(h));
+        ck_assert_str_eq(from, req->peer->jid);
+    }
     if (o.deliver)
         ck_assert_int_eq(routed_rc(HX_COMPONENT, wait->peer->jid, "<message"),
                          1);
@@ -736,11 +752,66 @@ START_TEST(component_refuses)
     ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
     WAIT_FOR(all_done());
     b = bob->last_offer;
-    /* The requester has the component's condition; the other end is
-     * told by a cancel. */
-    check_done(by_sender ? a : b, FERRY_DONE_REFUSED, "quota");
-    check_done(by_sender ? b : a, FERRY_DONE_CANCELLED, "limit");
+    /* The requester has the component's condition and its words; the
+     * other end is told by a cancel with the same reason. No channel, so
+     * nothing to release. */
+    check_done(by_sender ? a : b, FERRY_DONE_REFUSED, "quota-exceeded");
+    ck_assert_str_eq((by_sender ? a : b)->detail, HX_REFUSAL);
+    check_done(by_sender ? b : a, FERRY_DONE_CANCELLED, "quota-exceeded");
+    ck_assert_str_eq((by_sender ? b : a)->detail, "");
+    ck_assert_int_eq(hx_component_released(h), 0);
     ck_assert(!exists(bob->dir, "r.bin") && !exists(bob->dir, "r.bin.part"));
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* The component's words reach the application, but never as terminal
+ * controls: C1 controls (U+009B is CSI), bidi overrides and newlines are
+ * blanked, and a long text is cut at a character boundary. */
+START_TEST(refusal_detail_is_sanitised)
+{
+    ferry_send_opts_t o = opts_chunk(0);
+    struct hx_xfer *a, *b;
+    GString *xml = g_string_new(NULL);
+    const char *id;
+    char *src;
+    int i;
+
+    start(_i, 1);
+    src = make_file("d.bin", 10 * KiB, 18);
+    hx_component_mode(h, HX_COMP_HOLD);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_component_held(h) == 1);
+    b = bob->last_offer;
+    id = hx_find_iq(h, HX_BOB, HX_COMPONENT, FERRY_NS);
+    ck_assert_ptr_nonnull(id);
+    g_string_printf(xml,
+                    "<iq type='error' id='%s' to='%s'><error type='wait'>"
+                    "<resource-constraint xmlns='%s'/><text xmlns='%s'>"
+                    "A&#x9b;31mB&#x202e;C\nD",
+                    id, HX_BOB, FERRY_NS_STANZAS, FERRY_NS_STANZAS);
+    for (i = 0; i < 300; i++)
+        g_string_append(xml, "\xc3\xa9"); /* U+00E9, two bytes */
+    g_string_append_printf(xml, "</text><rate-limited xmlns='%s'/></error>"
+                                "</iq>",
+                           FERRY_NS);
+    ck_assert_int_eq(hx_inject(h, HX_COMPONENT, xml->str), 1);
+    WAIT_FOR(all_done());
+    check_done(b, FERRY_DONE_REFUSED, "rate-limited");
+    check_done(a, FERRY_DONE_CANCELLED, "rate-limited");
+    ck_assert_msg(g_str_has_prefix(b->detail, "A 31mB C D\xc3\xa9"), "%s",
+                  b->detail);
+    ck_assert(g_utf8_validate(b->detail, -1, NULL));
+    ck_assert_uint_le(strlen(b->detail), 199);
+    ck_assert_uint_ge(strlen(b->detail), 198);
+    ck_assert_ptr_null(strstr(b->detail, "\xc2\x9b"));
+    ck_assert_ptr_null(strstr(b->detail, "\xe2\x80\xae"));
+    ck_assert_ptr_null(strchr(b->detail, '\n'));
+    hx_component_release(h); /* the real answer now finds nothing */
+    settle(50);
+    ck_assert_int_eq(hx_component_released(h), 0);
+    g_string_free(xml, TRUE);
     g_free(src);
     stop();
 }
@@ -1419,6 +1490,7 @@ static Suite *suite(void)
     tcase_add_loop_test(gone, silent_relay_times_out, 0, 2);
     tcase_add_loop_test(safety, corrupt_chunk_fails_integrity, 0, 2);
     tcase_add_loop_test(safety, component_refuses, 0, 4);
+    tcase_add_loop_test(safety, refusal_detail_is_sanitised, 0, 2);
     tcase_add_loop_test(safety, discovery_and_channel_hijack_ignored, 0, 2);
     tcase_add_loop_test(safety, forged_verified_is_integrity, 0, 4);
     tcase_add_test(safety, offer_before_login_is_declined);

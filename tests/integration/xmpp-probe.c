@@ -4,8 +4,10 @@
  * --relay-secret checks that each <channel/> key equals
  * HMAC(secret, id) with common/. Ends with "probe: R replies, V verified,
  * E errors". With --repeat R each connection sends R requests one after
- * another and the rate is printed. Exit 0 when every request got a
- * reply. */
+ * another and the rate is printed. With --release each channel received
+ * is released (<release/>) before the connection's next request, and the
+ * line "probe: L released, F release errors" is added. Exit 0 when every
+ * request got a reply. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +24,7 @@
 #include "stanza.h"
 
 static int replies, verified, errors, connected_n, failed_n;
+static int release_mode, released, release_errors, releases_pending;
 #define RTT_MAX 200000
 static double sent_at[501], rtt_ms[RTT_MAX];
 static int nrtt, repeat = 1, sent_per[501];
@@ -46,6 +49,42 @@ static size_t rsecret_len;
 static const char *xml;
 static int quiet;
 
+static int on_release_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
+{
+    const char *type = xmpp_stanza_get_type(st);
+    char *text;
+    size_t len;
+
+    releases_pending--;
+    if (type != NULL && strcmp(type, "result") == 0)
+        released++;
+    else {
+        release_errors++;
+        if (!quiet && xmpp_stanza_to_text(st, &text, &len) == 0) {
+            printf("%s\n", text);
+            xmpp_free(xmpp_conn_get_context(conn), text);
+        }
+    }
+    if (sent_per[(intptr_t)ud] < repeat)
+        send_one(conn, (long)(intptr_t)ud);
+    return 0;
+}
+
+static void send_release(xmpp_conn_t *conn, const uint8_t id[32], long n)
+{
+    xmpp_ctx_t *ctx = xmpp_conn_get_context(conn);
+    char *iqid = xmpp_uuid_gen(ctx);
+    xmpp_stanza_t *iq = xmpp_iq_new(ctx, "set", iqid);
+
+    xmpp_stanza_set_to(iq, "ferry.localhost");
+    xmpp_stanza_add_child_ex(iq, ferry_release_build(ctx, id), 0);
+    xmpp_id_handler_add(conn, on_release_reply, iqid, (void *)(intptr_t)n);
+    releases_pending++;
+    xmpp_send(conn, iq);
+    xmpp_stanza_release(iq);
+    xmpp_free(ctx, iqid);
+}
+
 static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
 {
     char *text;
@@ -67,14 +106,19 @@ static int on_reply(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
         xmpp_free(xmpp_conn_get_context(conn), text);
     }
     t_last = mono_ms();
+    ch = xmpp_stanza_get_child_by_name_and_ns(st, "channel", FERRY_NS);
+    if (ch != NULL && ferry_channel_parse(ch, &c, &bad) == FERRY_OK) {
+        if (rsecret != NULL &&
+            chan_key(rsecret, rsecret_len, c.id, key) == FERRY_OK &&
+            memcmp(key, c.key, 32) == 0)
+            verified++;
+        if (release_mode) {
+            send_release(conn, c.id, (long)(intptr_t)ud);
+            return 0; /* the next request follows the release's answer */
+        }
+    }
     if (sent_per[(intptr_t)ud] < repeat)
         send_one(conn, (long)(intptr_t)ud);
-    ch = xmpp_stanza_get_child_by_name_and_ns(st, "channel", FERRY_NS);
-    if (ch != NULL && rsecret != NULL &&
-        ferry_channel_parse(ch, &c, &bad) == FERRY_OK &&
-        chan_key(rsecret, rsecret_len, c.id, key) == FERRY_OK &&
-        memcmp(key, c.key, 32) == 0)
-        verified++;
     return 0;
 }
 
@@ -139,7 +183,8 @@ int main(int argc, char **argv)
         {"port", 1, 0, 'P'},   {"conns", 1, 0, 'n'},
         {"xml", 1, 0, 'x'},    {"relay-secret", 1, 0, 'r'},
         {"quiet", 0, 0, 'q'},  {"seconds", 1, 0, 's'},
-        {"repeat", 1, 0, 'R'}, {0, 0, 0, 0}};
+        {"repeat", 1, 0, 'R'}, {"release", 0, 0, 'L'},
+        {0, 0, 0, 0}};
     while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (ch) {
         case 'j':
@@ -166,6 +211,9 @@ int main(int argc, char **argv)
         case 'R':
             repeat = atoi(optarg) > 0 ? atoi(optarg) : 1;
             break;
+        case 'L':
+            release_mode = 1;
+            break;
         case 'r':
             if (conf_read_secret(optarg, &rsecret, &rsecret_len) != FERRY_OK)
                 return 2;
@@ -191,7 +239,8 @@ int main(int argc, char **argv)
                             (void *)(intptr_t)(i + 1));
     }
     end = time(NULL) + secs;
-    while (replies < n * repeat && failed_n + connected_n <= n &&
+    while ((replies < n * repeat || releases_pending > 0) &&
+           failed_n + connected_n <= n &&
            time(NULL) < end && !(failed_n == n))
         xmpp_run_once(ctx, 50);
     for (i = 0; i < n; i++) {
@@ -214,5 +263,8 @@ int main(int argc, char **argv)
                (t_last - t_first) / 1e3, replies / ((t_last - t_first) / 1e3));
     printf("probe: %d replies, %d verified, %d errors, %d logins failed\n",
            replies, verified, errors, failed_n);
+    if (release_mode)
+        printf("probe: %d released, %d release errors\n", released,
+               release_errors);
     return replies == n * repeat ? 0 : 1;
 }

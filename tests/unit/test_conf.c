@@ -130,6 +130,56 @@ START_TEST(secret_file_length_bounds)
     conf_secret_free(s, l);
     unlink(p);
     ck_assert_int_eq(conf_read_secret("/nonexistent", &s, &l), FERRY_ERR_IO);
+    ck_assert_str_eq(conf_secret_why(FERRY_ERR_IO),
+                     "No such file or directory");
+    {
+        char big[400];
+        memset(big, 'k', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        p = write_tmp(big);
+        ck_assert_int_eq(conf_read_secret(p, &s, &l), FERRY_ERR_CONFIG);
+        ck_assert_str_eq(conf_secret_why(FERRY_ERR_CONFIG),
+                         "a secret must be 16 to 256 bytes");
+        unlink(p);
+        big[256] = '\0'; /* exactly 256 bytes, then CR LF */
+        memcpy(big + 256, "\r\n", 3);
+        p = write_tmp(big);
+        ck_assert_int_eq(conf_read_secret(p, &s, &l), FERRY_OK);
+        ck_assert_uint_eq(l, 256);
+        conf_secret_free(s, l);
+        unlink(p);
+    }
+}
+END_TEST
+
+/* -o section.key=value, as a systemd unit passes a credential's path. */
+START_TEST(command_line_assignment_overrides)
+{
+    struct cfg c = {0};
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+
+    conf_defaults(opts, NOPTS, &c);
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "main.name=/run/x/secret", f),
+                     0);
+    ck_assert_str_eq(c.name, "/run/x/secret");
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "other.list = p;q", f), 0);
+    ck_assert_str_eq(c.list[1], "q");
+    /* Each malformed one is reported and changes nothing. */
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "main.port=99999", f), 1);
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "main.nope=1", f), 1);
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "port=1", f), 1);
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, "main.port", f), 1);
+    ck_assert_int_eq(conf_set(opts, NOPTS, &c, ".port=1", f), 1);
+    fclose(f);
+    ck_assert(c.port == 5290);
+    ck_assert_str_eq(c.name, "/run/x/secret");
+    ck_assert_ptr_nonnull(strstr(out, "-o main.port=99999: main.port: 99999 "
+                                      "out of range"));
+    ck_assert_ptr_nonnull(strstr(out, "unknown key main.nope"));
+    free(out);
+    conf_free(opts, NOPTS, &c);
 }
 END_TEST
 
@@ -143,6 +193,7 @@ static Suite *suite(void)
     tcase_add_test(tc, every_error_reported_with_its_line);
     tcase_add_test(tc, missing_file_and_syntax_error_reported);
     tcase_add_test(tc, secret_file_length_bounds);
+    tcase_add_test(tc, command_line_assignment_overrides);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -7,7 +7,7 @@ START_TEST(every_wire_code_has_name_text_and_round_trips)
 {
     int c;
 
-    for (c = 1; c <= FERRY_ERR_INTERNAL; c++) {
+    for (c = 1; c <= FERRY_ERR_REFUSED; c++) {
         ck_assert(ferry_err_is_wire(c));
         ck_assert_str_ne(ferry_errname(c), "unknown");
         ck_assert_str_ne(ferry_strerror(c), "unknown error");
@@ -49,6 +49,25 @@ START_TEST(codes_map_to_rfc6120_conditions)
 }
 END_TEST
 
+/* The component's refusal conditions travel to the peer as cancel
+ * reasons, so each is a wire error name of its own. */
+START_TEST(component_refusals_are_cancel_reasons)
+{
+    ck_assert_int_eq(ferry_errcode("quota-exceeded"), FERRY_ERR_QUOTA_EXCEEDED);
+    ck_assert_int_eq(ferry_errcode("rate-limited"), FERRY_ERR_RATE_LIMITED);
+    ck_assert_int_eq(ferry_errcode("no-relay"), FERRY_ERR_NO_RELAY);
+    ck_assert_int_eq(ferry_errcode("refused"), FERRY_ERR_REFUSED);
+    ck_assert(ferry_err_is_wire(FERRY_ERR_QUOTA_EXCEEDED));
+    ck_assert(ferry_err_is_wire(FERRY_ERR_NO_RELAY));
+    ck_assert_str_eq(ferry_err_condition(FERRY_ERR_QUOTA_EXCEEDED),
+                     "resource-constraint");
+    ck_assert_str_eq(ferry_err_type(FERRY_ERR_RATE_LIMITED), "wait");
+    ck_assert(!ferry_err_is_wire(FERRY_ERR_UNKNOWN_CHANNEL));
+    ck_assert_str_eq(ferry_err_condition(FERRY_ERR_UNKNOWN_CHANNEL),
+                     "item-not-found");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("err");
@@ -58,6 +77,7 @@ static Suite *suite(void)
     tcase_add_test(tc, local_codes_never_go_on_the_wire);
     tcase_add_test(tc, unknown_codes_get_safe_strings);
     tcase_add_test(tc, codes_map_to_rfc6120_conditions);
+    tcase_add_test(tc, component_refusals_are_cancel_reasons);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -233,6 +233,62 @@ START_TEST(request_validation)
 }
 END_TEST
 
+/* <release channel='...'/>: exactly 64 lower-case hex digits. */
+static int release_of(const char *attrs, uint8_t id[32], const char **bad)
+{
+    char xml[512];
+    xmpp_stanza_t *s;
+    int r;
+
+    snprintf(xml, sizeof(xml), "<release xmlns='urn:xmpp:ferry:0' %s/>",
+             attrs);
+    s = xmpp_stanza_new_from_string(ctx, xml);
+    ck_assert_ptr_nonnull(s);
+    *bad = NULL;
+    r = ferry_release_parse(s, id, bad);
+    xmpp_stanza_release(s);
+    return r;
+}
+
+START_TEST(release_round_trips_and_rejects_garbage)
+{
+    static const char *garbage[] = {
+        "",
+        "channel=''",
+        "channel='00'",
+        "channel='00000000000000006955B9000102030405060708090A0B0C0D0E0F1011121314'",
+        "channel='00000000000000006955b9000102030405060708090a0b0c0d0e0f101112131'",
+        "channel='00000000000000006955b9000102030405060708090a0b0c0d0e0f10111213145'",
+        "channel='00000000000000006955b9000102030405060708090a0b0c0d0e0f101112131g'",
+        "channel=' 0000000000000006955b9000102030405060708090a0b0c0d0e0f1011121314'",
+        "id='00000000000000006955b9000102030405060708090a0b0c0d0e0f1011121314'",
+    };
+    uint8_t id[32], back[32];
+    const char *bad;
+    xmpp_stanza_t *el;
+    char *text;
+    size_t len, i;
+
+    for (i = 0; i < 32; i++)
+        id[i] = (uint8_t)(i * 37 + 1);
+    el = ferry_release_build(ctx, id);
+    ck_assert_str_eq(xmpp_stanza_get_name(el), "release");
+    ck_assert_str_eq(xmpp_stanza_get_ns(el), FERRY_NS);
+    ck_assert_int_eq(ferry_release_parse(el, back, &bad), FERRY_OK);
+    ck_assert_mem_eq(id, back, 32);
+    ck_assert_int_eq(xmpp_stanza_to_text(el, &text, &len), XMPP_EOK);
+    ck_assert_ptr_nonnull(strstr(text, "channel=\"0126"));
+    xmpp_free(ctx, text);
+    xmpp_stanza_release(el);
+    for (i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+        memset(back, 0x55, sizeof(back));
+        ck_assert_int_eq(release_of(garbage[i], back, &bad),
+                         FERRY_ERR_BAD_REQUEST);
+        ck_assert_str_eq(bad, "channel");
+    }
+}
+END_TEST
+
 START_TEST(jid_and_time_helpers)
 {
     uint64_t t;
@@ -292,6 +348,7 @@ static Suite *suite(void)
     tcase_add_test(tc, request_validation);
     tcase_add_test(tc, offer_without_size_is_a_stream);
     tcase_add_test(tc, jid_and_time_helpers);
+    tcase_add_test(tc, release_round_trips_and_rejects_garbage);
     tcase_add_test(tc, error_reply_carries_conditions_and_from);
     suite_add_tcase(s, tc);
     return s;
