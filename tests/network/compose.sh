@@ -26,7 +26,7 @@ check() { local d=$1; shift; if "$@"; then pass "$d"; else fail "$d"; fi; }
 now() { date +%s; }
 # docker-compose's own builder (docker-py): a fresh machine has no docker CLI.
 dc() {
-    COMPOSE_DOCKER_CLI_BUILD=0 timeout 900 docker-compose --ansi never \
+    COMPOSE_DOCKER_CLI_BUILD=0 timeout --foreground 900 docker-compose --ansi never \
         -p "$P" -f "$FILE" "$@"
 }
 cleanup() {
