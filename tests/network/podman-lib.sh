@@ -32,8 +32,9 @@ podman_install() {
     echo "podman: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
+    # With the recommends, as verified (NOTES.md): netavark, not CNI.
     # shellcheck disable=SC2086
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt-get install -y -qq $missing >/dev/null
 }
 
 # Says why not on stdout and returns 1 when containers cannot run here.
