@@ -147,13 +147,15 @@ static const char *role_str(int r)
     return r == ROLE_SENDER ? "sender" : "receiver";
 }
 
+/* "true" or "false" only, as the XEP's schema says (not xs:boolean's
+ * "1" and "0": two implementations must read the same bytes alike). */
 static int get_bool(const char *v, int def, int *out)
 {
     if (v == NULL)
         *out = def;
-    else if (strcmp(v, "true") == 0 || strcmp(v, "1") == 0)
+    else if (strcmp(v, "true") == 0)
         *out = 1;
-    else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
+    else if (strcmp(v, "false") == 0)
         *out = 0;
     else
         return FERRY_ERR_BAD_VALUE;

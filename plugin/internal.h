@@ -202,6 +202,8 @@ int transfer_from_peer(const ferry_transfer_t *t, const char *from);
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
 /* A bad-request error (Ferry condition bad-attribute) to the sender of m. */
 void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr);
+/* 0 for a peer key X25519 turns into all zeros (a low-order point). */
+int peer_key_ok(const uint8_t pub[32]);
 /* offer.c: the sender's side (ferry_send*, the peer's <accept/>). */
 void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);

@@ -129,6 +129,7 @@ static const char *error_reason(const char *cond)
         {"forbidden", "forbidden"},
         {"not-allowed", "forbidden"},
         {"policy-violation", "forbidden"},
+        {"bad-request", "bad-request"}, /* an older peer refused the offer */
     };
     size_t i;
 

@@ -89,6 +89,11 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
     /* The channel's relay takes frames up to the component's announced
      * chunk-size-max; 262144 is what every deployment accepts. */
     max = ctx->chunk_max ? ctx->chunk_max : FERRY_CHUNK_DEFAULT;
+    /* When the receiver requests, its own component picks the relay, and
+     * its limit is unknown here: stay within what every relay takes (XEP
+     * "Chunk size"). */
+    if (opts->requester != FERRY_REQUESTER_SENDER && max > FERRY_CHUNK_DEFAULT)
+        max = FERRY_CHUNK_DEFAULT;
     t->chunk = opts->chunk_size ? opts->chunk_size : FERRY_CHUNK_DEFAULT;
     if (t->chunk > max)
         t->chunk = max;
@@ -255,6 +260,13 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     }
     g_free(t->peer);
     t->peer = g_strdup(from);
+    if (!peer_key_ok(a.key)) {
+        reply_bad(ctx, m, "key");
+        snprintf(t->detail, sizeof(t->detail),
+                 "%s answered with an unusable key", from);
+        transfer_fail(t, FERRY_DONE_INTEGRITY, "bad-peer-key", "bad-value");
+        return;
+    }
     memcpy(t->peer_pub, a.key, 32);
     if (a.has_resume) {
         if (a.resume_from > t->nchunks ||

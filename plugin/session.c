@@ -239,6 +239,20 @@ static int pending_offers(ferry_ctx_t *ctx, const char *from)
     return n;
 }
 
+int peer_key_ok(const uint8_t pub[32])
+{
+    uint8_t priv[32], mine[32], shared[32];
+    int ok;
+
+    /* X25519 is all zeros for a low-order point whatever our scalar: such
+     * a key would give a content key anyone can compute (XEP "Keys"). */
+    ferry_x25519_keygen(priv, mine);
+    ok = ferry_x25519(priv, pub, shared) == FERRY_OK;
+    ferry_wipe(priv, sizeof(priv));
+    ferry_wipe(shared, sizeof(shared));
+    return ok;
+}
+
 static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
 {
     const char *from = xmpp_stanza_get_from(m), *bad = NULL;
@@ -254,6 +268,10 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     }
     if (transfer_find(ctx, o.sid, 0) != NULL)
         return; /* a duplicate */
+    if (!peer_key_ok(o.key)) {
+        reply_bad(ctx, m, "key");
+        return;
+    }
     /* Offers waiting for the user are bounded, in all and per sender, so
      * strangers cannot flood the application; the rest are declined before
      * it sees them. Without a JID and a component no channel can come. */

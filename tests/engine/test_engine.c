@@ -1094,6 +1094,52 @@ static void cancel_on_first_byte(struct hx_xfer *x, const char *what, void *arg)
         ck_assert_int_eq(ferry_cancel(x->t), FERRY_RC_OK);
 }
 
+/* A low-order X25519 key (all zeros) would make a content key anyone can
+ * compute: an offer with one is refused as bad-request (bad-attribute
+ * key) before the application sees it; an accept with one ends the
+ * sender's transfer and tells the peer bad-value. */
+START_TEST(an_all_zero_key_is_refused_and_named)
+{
+    static const char zero[] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    struct hx_xfer *a;
+    char *xml, *src;
+    int before;
+
+    start(_i, 1);
+    before = hx_count_to(h, HX_BOB, HX_STRANGER);
+    xml = g_strdup_printf(
+        "<message to='%s'><offer xmlns='%s' sid='zerokey-offer-1' name='z' "
+        "size='10' media-type='a/b' chunk-size='1024' key='%s' "
+        "requester='receiver'/></message>",
+        HX_BOB, FERRY_NS, zero);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+    g_free(xml);
+    hx_tick(h, 0);
+    ck_assert_ptr_null(bob->last_offer);
+    ck_assert_int_eq(hx_count_to(h, HX_BOB, HX_STRANGER), before + 1);
+
+    bob->offer_mode = HX_OFFER_DEFER;
+    src = make_file("z.bin", 10 * KiB, 3);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer != NULL);
+    ck_assert_ptr_nonnull(bob->last_offer);
+    before = hx_count_to(h, HX_ALICE, HX_BOB);
+    xml = g_strdup_printf("<message to='%s'><accept xmlns='%s' sid='%s' "
+                          "key='%s'/></message>",
+                          HX_ALICE, FERRY_NS, a->sid, zero);
+    ck_assert_int_eq(hx_inject(h, HX_BOB, xml), 1);
+    g_free(xml);
+    WAIT_FOR(a->ndone == 1);
+    check_done(a, FERRY_DONE_INTEGRITY, "bad-peer-key");
+    /* bob hears why: the error to the accept, and a cancel bad-value. */
+    WAIT_FOR(bob->last_offer->ndone == 1);
+    check_done(bob->last_offer, FERRY_DONE_CANCELLED, "bad-value");
+    ck_assert_int_ge(hx_count_to(h, HX_ALICE, HX_BOB), before + 2);
+    g_free(src);
+    stop();
+}
+END_TEST
+
 START_TEST(cancel_in_an_event_stops_the_data)
 {
     struct hx_xfer *a, *b;
@@ -1384,7 +1430,7 @@ START_TEST(quiet_stream_lives_and_idles)
     /* Polled mode: nothing to do until a timer far off. */
     if (_i == 0) {
         ferry_fds(alice->ctx, fds, 8, &to);
-        ck_assert_msg(to > 1000, "the sender wants a turn in %d ms", to);
+        ck_assert_msg(to >= 1000, "the sender wants a turn in %d ms", to);
     }
     cpu = cpu_ms();
     settle(6000);
@@ -1496,6 +1542,7 @@ static Suite *suite(void)
     tcase_add_test(safety, offer_before_login_is_declined);
     tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
     tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
+    tcase_add_loop_test(end, an_all_zero_key_is_refused_and_named, 0, 2);
     tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 2);
     tcase_add_loop_test(stream, empty_stream_arrives_empty, 0, 2);
     tcase_add_loop_test(stream, empty_stream_into_a_sink, 0, 2);
