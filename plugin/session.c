@@ -167,7 +167,9 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
      * would wait there for nobody until the relay's timeout; tell it. (A
      * relay lost midway tells both ends itself.) */
     if (t->st == T_DATA && st != FERRY_DONE_OK && !t->linked)
-        tell_cancel(t, "peer-error");
+        tell_cancel(t, reason != NULL && g_str_has_prefix(reason, "relay-")
+                           ? "no-relay" /* it could not reach the relay */
+                           : "peer-error");
     /* The data half settles the sink itself; before it, this does. */
     if (t->st != T_DATA && !t->is_sender)
         dp_sink_end(t, t->resume_from > 0);
