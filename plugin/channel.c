@@ -285,6 +285,22 @@ void channel_ready(ferry_transfer_t *t)
     dp_start(t);
 }
 
+/* 1 when from is a service address (no local part, no resource) of the
+ * requester's domain or below it: its server stamped that from, and the
+ * requester trusts its own server's components as we trust ours. */
+static int service_of(const char *from, const char *requester)
+{
+    const char *at = strchr(requester, '@'), *dom = at ? at + 1 : requester;
+    size_t dl = strcspn(dom, "/"), fl = strlen(from);
+
+    if (strchr(from, '@') != NULL || strchr(from, '/') != NULL || dl == 0)
+        return 0;
+    if (fl == dl)
+        return g_ascii_strncasecmp(from, dom, dl) == 0;
+    return fl > dl + 1 && from[fl - dl - 1] == '.' &&
+           g_ascii_strncasecmp(from + fl - dl, dom, dl) == 0;
+}
+
 void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
 {
     const char *from = xmpp_stanza_get_from(m), *bad;
@@ -303,11 +319,12 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     }
     if (t == NULL)
         return;
-    /* From the partner itself, or from the component on its behalf. */
+    /* From the partner itself, or from a component on its behalf: ours, or
+     * a service of the partner's own domain (XEP "Delivering"). */
     if (!(transfer_from_peer(t, from) && !ch.requester[0]) &&
-        !(from && ctx->component &&
-          g_ascii_strcasecmp(from, ctx->component) == 0 && ch.requester[0] &&
-          transfer_from_peer(t, ch.requester)))
+        !(from && ch.requester[0] && transfer_from_peer(t, ch.requester) &&
+          ((ctx->component && g_ascii_strcasecmp(from, ctx->component) == 0) ||
+           service_of(from, ch.requester))))
         return;
     t->ch = ch;
     ferry_wipe(ch.key, sizeof(ch.key));

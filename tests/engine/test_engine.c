@@ -939,6 +939,47 @@ START_TEST(discovery_and_channel_hijack_ignored)
 }
 END_TEST
 
+/* Channel information delivered on the requester's behalf is taken from
+ * a service of the requester's own domain (its component, when the two
+ * users are on different domains), never from a service of another
+ * domain or from a user. */
+START_TEST(delivered_channel_trusts_the_requesters_domain)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    const char *evil[] = {"ferry.evil.net", "example.org.evil.net",
+                          "mallory@example.org", "xexample.org"};
+    struct hx_xfer *a, *b;
+    char *src, *ch, *xml;
+    size_t i;
+
+    start(_i, 1);
+    src = make_file("d.bin", 100 * KiB, 5);
+    o.requester = FERRY_REQUESTER_SENDER;
+    hx_component_mode(h, HX_COMP_HOLD);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(hx_component_held(h) == 1);
+    b = bob->last_offer;
+    ck_assert_ptr_nonnull(b);
+    ch = hx_channel_xml(h, a->sid, "127.0.0.1", 9, HX_ALICE);
+    for (i = 0; i < G_N_ELEMENTS(evil); i++) {
+        xml = g_strdup_printf("<message to='%s'>%s</message>", HX_BOB, ch);
+        ck_assert_int_eq(hx_inject(h, evil[i], xml), 1);
+        g_free(xml);
+    }
+    settle(50);
+    ck_assert(!has_event(b, "channel"));
+    xml = g_strdup_printf("<message to='%s'>%s</message>", HX_BOB, ch);
+    ck_assert_int_eq(hx_inject(h, "files.example.org", xml), 1);
+    g_free(xml);
+    WAIT_FOR(has_event(b, "channel"));
+    ck_assert(has_event(b, "channel"));
+    g_free(ch);
+    g_free(src);
+    hx_component_release(h);
+    stop();
+}
+END_TEST
+
 /* ---- hostile and dead relays --------------------------------------------- */
 
 /* Bit 0 mode, bit 1: the forged VERIFIED body is all zeros (else random).
@@ -1543,6 +1584,8 @@ static Suite *suite(void)
     tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
     tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
     tcase_add_loop_test(end, an_all_zero_key_is_refused_and_named, 0, 2);
+    tcase_add_loop_test(end, delivered_channel_trusts_the_requesters_domain, 0,
+                        2);
     tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 2);
     tcase_add_loop_test(stream, empty_stream_arrives_empty, 0, 2);
     tcase_add_loop_test(stream, empty_stream_into_a_sink, 0, 2);
