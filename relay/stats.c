@@ -28,6 +28,8 @@ enum sc_state {
 };
 
 struct stats_conn {
+    struct relay *r;
+    size_t slot; /* index in r->stats_conns */
     int fd;
     enum sc_state state;
     long long since;    /* ms: accept */
@@ -47,13 +49,9 @@ static const char *const drop_names[STATS_DROP_MAX] = {
 
 static void sc_close(struct relay *r, struct stats_conn *sc)
 {
-    size_t i;
-
-    for (i = 0; i < r->nstats; i++)
-        if (r->stats_conns[i] == sc) {
-            r->stats_conns[i] = r->stats_conns[--r->nstats];
-            break;
-        }
+    /* the last one takes its slot */
+    r->stats_conns[sc->slot] = r->stats_conns[--r->nstats];
+    r->stats_conns[sc->slot]->slot = sc->slot;
     loop_del(r->loop, sc->fd);
     close(sc->fd);
     free(sc->req);
@@ -231,24 +229,14 @@ static void sc_write(struct relay *r, struct stats_conn *sc)
 
 static void stats_io(struct loop *l, int fd, void *ud, int mask)
 {
-    struct relay *r = ud;
-    struct stats_conn *sc = NULL;
-    size_t i;
+    struct stats_conn *sc = ud;
 
     (void)l;
-    for (i = 0; i < r->nstats; i++)
-        if (r->stats_conns[i]->fd == fd) {
-            sc = r->stats_conns[i];
-            break;
-        }
-    if (sc == NULL) {
-        loop_del(r->loop, fd); /* cannot happen; never spin on it */
-        return;
-    }
+    (void)fd;
     if (mask & LOOP_READ)
-        sc_read(r, sc);
+        sc_read(sc->r, sc);
     else if ((mask & LOOP_WRITE) && sc->state == SC_WRITE)
-        sc_write(r, sc);
+        sc_write(sc->r, sc);
 }
 
 /* The connection to push out for a new one: one already answered
@@ -305,16 +293,18 @@ void stats_serve(struct loop *l, int lfd, void *ud, int mask)
             close(fd);
             continue;
         }
+        sc->r = r;
         sc->fd = fd;
         sc->state = SC_READ;
         sc->since = loop_now_ms();
         sc->deadline = sc->since + r->conf.stats_timeout_ms;
-        if (loop_set(l, fd, LOOP_READ, stats_io, r) < 0) {
+        if (loop_set(l, fd, LOOP_READ, stats_io, sc) < 0) {
             free(sc->req);
             free(sc);
             close(fd);
             continue;
         }
+        sc->slot = r->nstats;
         r->stats_conns[r->nstats++] = sc;
     }
 }
