@@ -84,6 +84,44 @@ static int listener_is_tls(const struct relay *r, int lfd)
     return 0;
 }
 
+void accept_backoff(struct relay *r, const char *what)
+{
+    long long now = loop_now_ms();
+    int e = errno;
+    size_t i;
+
+    r->st.accept_backoffs++;
+    /* One line when it starts, then one every 10 s while it lasts. */
+    if (r->accept_backoff_logged == 0 ||
+        now - r->accept_backoff_logged >= 10000) {
+        log_warnx("%s: %s; accepts paused for %lld ms (%llu more since the "
+                  "last report)",
+                  what, strerror(e), (long long)r->conf.accept_backoff_ms,
+                  (unsigned long long)r->accept_backoff_quiet);
+        r->accept_backoff_logged = now;
+        r->accept_backoff_quiet = 0;
+    } else
+        r->accept_backoff_quiet++;
+    r->accept_paused_until = now + r->conf.accept_backoff_ms;
+    for (i = 0; i < r->nlisten; i++)
+        loop_mask(r->loop, r->listen_fds[i], 0, LOOP_READ);
+    if (r->stats_fd >= 0)
+        loop_mask(r->loop, r->stats_fd, 0, LOOP_READ);
+}
+
+void accept_resume(struct relay *r, long long now)
+{
+    size_t i;
+
+    if (r->accept_paused_until == 0 || now < r->accept_paused_until)
+        return;
+    r->accept_paused_until = 0;
+    for (i = 0; i < r->nlisten; i++)
+        loop_mask(r->loop, r->listen_fds[i], LOOP_READ, 0);
+    if (r->stats_fd >= 0)
+        loop_mask(r->loop, r->stats_fd, LOOP_READ, 0);
+}
+
 void conn_accept(struct loop *l, int lfd, void *ud, int mask)
 {
     struct relay *r = ud;
@@ -101,14 +139,10 @@ void conn_accept(struct loop *l, int lfd, void *ud, int mask)
         fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
                      SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EMFILE || errno == ENFILE) {
-                /* Out of fds: stop accepting briefly instead of
-                 * spinning on a listener that stays readable. */
-                log_warn("accept");
-                r->accept_paused_until = loop_now_ms() + 100;
-                for (size_t i = 0; i < r->nlisten; i++)
-                    loop_mask(l, r->listen_fds[i], 0, LOOP_READ);
-            } else if (errno != EAGAIN && errno != EINTR &&
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+                errno == ENOMEM)
+                accept_backoff(r, "accept");
+            else if (errno != EAGAIN && errno != EINTR &&
                        errno != ECONNABORTED)
                 log_warn("accept");
             return;

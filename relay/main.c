@@ -194,18 +194,14 @@ static void on_tick(struct loop *l, void *ud)
     long long now = loop_now_ms();
     static long long last_pair_sweep;
     int fd;
-    size_t i;
 
     conn_sweep(r, now);
     if (now - last_pair_sweep > 1000) {
         pair_sweep(r, (uint64_t)time(NULL));
         last_pair_sweep = now;
     }
-    if (r->accept_paused_until && now >= r->accept_paused_until) {
-        r->accept_paused_until = 0;
-        for (i = 0; i < r->nlisten; i++)
-            loop_mask(l, r->listen_fds[i], LOOP_READ, 0);
-    }
+    stats_sweep(r, now);
+    accept_resume(r, now);
     if (r->draining) {
         if (now >= r->drain_deadline)
             for (fd = 0; fd < r->setsize; fd++)
@@ -363,6 +359,11 @@ int main(int argc, char **argv)
         if ((r.stats_fd = listen_on("relay.stats_listen", r.conf.stats_listen,
                                     64)) < 0)
             fatalx("exiting: cannot listen on %s", r.conf.stats_listen);
+        r.stats_conns = calloc((size_t)r.conf.stats_max_connections,
+                               sizeof(*r.stats_conns));
+        if (r.stats_conns == NULL)
+            fatal("allocating %lld metrics connections",
+                  (long long)r.conf.stats_max_connections);
         loop_set(r.loop, r.stats_fd, LOOP_READ, stats_serve, &r);
         log_info("stats on %s", r.conf.stats_listen);
     }
@@ -387,6 +388,7 @@ int main(int argc, char **argv)
     log_info("exiting forwarded_bytes=%llu channels=%llu",
              (unsigned long long)r.st.bytes_forwarded,
              (unsigned long long)r.st.channels_paired);
+    stats_free_all(&r);
     if (r.stats_fd >= 0)
         close(r.stats_fd);
     close(r.sig_fd);

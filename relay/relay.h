@@ -34,6 +34,10 @@ struct relay_conf {
     int64_t unpaired_timeout;
     int64_t idle_timeout;
     int64_t drain_timeout;
+    int64_t accept_backoff_ms;
+    int64_t stats_max_connections;
+    int64_t stats_timeout_ms;
+    int64_t stats_max_request;
     int64_t log_level;
 };
 
@@ -133,6 +137,16 @@ struct channel {
 };
 
 /* --- the daemon ---------------------------------------------------------- */
+/* Why a metrics connection was closed without its answer (or with an
+ * error answer). */
+enum stats_drop {
+    STATS_DROP_LIMIT,       /* pushed out by a newer one at the limit */
+    STATS_DROP_TIMEOUT,     /* stats_timeout_ms ran out */
+    STATS_DROP_BAD_REQUEST, /* 400 or 405 */
+    STATS_DROP_TOO_LARGE,   /* 431 */
+    STATS_DROP_MAX
+};
+
 struct relay_stats {
     uint64_t conns_accepted;
     uint64_t conns_refused;
@@ -144,7 +158,11 @@ struct relay_stats {
     uint64_t resumes;
     uint64_t errors[FERRY_ERR_WIRE_MAX + 1];    /* ERROR frames sent */
     uint64_t peer_gone[FERRY_ERR_WIRE_MAX + 1]; /* PEER_GONE sent */
+    uint64_t accept_backoffs; /* accept() out of fds or memory: paused */
+    uint64_t stats_dropped[STATS_DROP_MAX];
 };
+
+struct stats_conn;
 
 struct relay {
     struct relay_conf conf;
@@ -156,6 +174,8 @@ struct relay {
     size_t nlisten;
     struct ssl_ctx_st *tls_ctx;
     int stats_fd;
+    struct stats_conn **stats_conns; /* stats_max_connections slots */
+    size_t nstats;
     int sig_fd;
     struct conn **conns; /* indexed by fd */
     size_t nconns;
@@ -170,11 +190,18 @@ struct relay {
     int draining;
     long long drain_deadline;
     long long accept_paused_until;
+    long long accept_backoff_logged;
+    uint64_t accept_backoff_quiet; /* backoffs since the last log line */
     struct relay_stats st;
 };
 
 /* relay/conn.c */
 void conn_accept(struct loop *l, int fd, void *ud, int mask);
+/* accept() failed for want of fds or memory: every listener (relay and
+ * stats) stops for accept_backoff_ms, so a listener that stays readable
+ * is not polled in a loop; the tick turns them back on. */
+void accept_backoff(struct relay *r, const char *what);
+void accept_resume(struct relay *r, long long now);
 void conn_close(struct relay *r, struct conn *c, const char *reason,
                 int peer_code);
 void conn_fail(struct relay *r, struct conn *c, int code, const char *text);
@@ -214,8 +241,10 @@ size_t io_pending(const struct conn *c);
 void io_shutdown_write(struct conn *c);
 void io_free(struct conn *c);
 
-/* relay/stats.c */
+/* relay/stats.c: the metrics listener and its connections */
 void stats_serve(struct loop *l, int fd, void *ud, int mask);
+void stats_sweep(struct relay *r, long long now);
+void stats_free_all(struct relay *r);
 
 /* relay/secrets.c */
 int relay_load_secrets(struct relay *r);

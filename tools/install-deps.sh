@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential autoconf automake libtool pkg-config
       libstrophe-dev libexpat1-dev libssl-dev libglib2.0-dev check
       libxml2-utils xsltproc prosody iproute2 valgrind procps psmisc
-      docker-compose ejabberd curl openssl profanity tmux"
+      docker-compose ejabberd curl openssl profanity tmux clang"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

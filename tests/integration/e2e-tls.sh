@@ -20,7 +20,8 @@ mkdir -p "$T/in" "$T/in2"
 (ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost \
     --relay-ca "$T/ca/cert.pem" --timeout 60) 2>"$T/bob.log" &
 b=$!
-sleep 0.3
+# An offer sent before the receiver is online is lost.
+wait_online "$T/bob.log" || fail "the receiver never came online"
 (ferry_cli alice send --relay-ca "$T/ca/cert.pem" bob@localhost/cli \
     "$T/16m.bin") 2>"$T/alice.log"
 ar=$?
@@ -35,7 +36,7 @@ check "the relay saw the two ends on its TLS listener" \
 (ferry_cli bob recv --dir "$T/in2" --accept-from alice@localhost \
     --timeout 30) 2>"$T/bob2.log" &
 b=$!
-sleep 0.3
+wait_online "$T/bob2.log" || fail "the second receiver never came online"
 (ferry_cli alice send bob@localhost/cli "$T/16m.bin") 2>"$T/alice2.log"
 ar=$?
 wait $b

@@ -13,6 +13,27 @@ register_user alice alice-pw
 register_user bob bob-pw
 mkdir -p "$T/in"
 
+# online NAME PID: waits until the receiver logging to $T/NAME.bob.log
+# waits for offers (else stops it and fails). An offer sent before that is
+# lost: the server drops a message to a full JID that is not bound yet, so
+# the receiver never hears of it and the sender waits for its stage
+# timeout. Sleeping 0.3 s instead made cases fail at random under load.
+online() {
+    wait_online "$T/$1.bob.log" && return 0
+    kill "$2" 2>/dev/null
+    return 1
+}
+
+# part_flowing FILE: until FILE (a .part) has bytes, at most 20 s.
+part_flowing() {
+    local i=0
+    until [ -s "$1" ]; do
+        i=$((i + 1))
+        [ $i -gt 1000 ] && return 1
+        sleep 0.02
+    done
+}
+
 # send NAME FILE [alice options]: bob accepts from alice; both must exit 0
 # and bob's copy must equal FILE.
 send_ok() {
@@ -22,7 +43,7 @@ send_ok() {
     ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost \
         --timeout 60 2>"$T/$name.bob.log" &
     b=$!
-    sleep 0.3
+    online "$name" $b || return 1
     (ferry_cli alice send "$@" bob@localhost/cli "$file" 2>"$T/$name.alice.log")
     ar=$?
     wait $b
@@ -67,7 +88,7 @@ check "libferry thread mode: shuffled, sender flow" \
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
     2>"$T/dup.bob.log" &
 b=$!
-sleep 0.3
+online dup $b || fail "dup: the receiver never came online"
 (ferry_cli alice send bob@localhost/cli "$T/one.bin" 2>"$T/dup.alice.log")
 ar=$?
 wait $b
@@ -80,7 +101,7 @@ check "same name again: lands as 'one (1).bin', the first untouched" \
 ferry_cli bob recv --dir "$T/in" --accept-from carol@localhost --timeout 20 \
     2>"$T/rej.bob.log" &
 b=$!
-sleep 0.3
+online rej $b || fail "rej: the receiver never came online"
 (ferry_cli alice send bob@localhost/cli "$T/1m.bin" 2>"$T/rej.alice.log")
 check "rejected offer: sender exits 65" [ $? -eq 65 ]
 check "rejected offer: receiver says why" \
@@ -94,7 +115,7 @@ rm -f "$T/in/1m.bin"
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
     2>"$T/tm.bob.log" &
 b=$!
-sleep 0.3
+online tm $b || fail "tm: the receiver never came online"
 (ferry_cli alice send --test-corrupt-chunk 2 --chunk-size 65536 \
     bob@localhost/cli "$T/1m.bin" 2>"$T/tm.alice.log")
 ar=$?
@@ -109,7 +130,7 @@ rm -f "$T/in/256m.bin"*
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/kr.bob.log" &
 b=$!
-sleep 0.3
+online kr $b || fail "kr: the receiver never came online"
 ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/kr.alice.log" &
 a=$!
 for i in $(seq 1 100); do
@@ -128,7 +149,7 @@ rm -f "$T/in/256m.bin"*
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/ks.bob.log" &
 b=$!
-sleep 0.3
+online ks $b || fail "ks: the receiver never came online"
 ferry_cli alice send --sid resume-test-1 bob@localhost/cli "$T/256m.bin" \
     2>"$T/ks.alice.log" &
 a=$!
@@ -146,7 +167,7 @@ wait $a 2>/dev/null
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/rs.bob.log" &
 b=$!
-sleep 0.3
+online rs $b || fail "rs: the receiver never came online"
 (ferry_cli alice send --sid resume-test-1 bob@localhost/cli "$T/256m.bin" \
     2>"$T/rs.alice.log")
 ar=$?
@@ -156,21 +177,26 @@ check "resume completes the file byte-identical" \
     eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && cmp -s "$T/256m.bin" "$T/in/256m.bin"'
 check "resume started past chunk 0" grep -q "event=resuming" "$T/rs.bob.log"
 
-# Cancel by the sender (SIGINT) mid-transfer: both sides say cancelled.
+# Cancel mid-transfer, by either side. Once bytes reach the .part, the
+# other side is frozen (SIGSTOP) before the cancel: the transfer can no
+# longer finish first, however slow the machine, and the cancel meets a
+# transfer in flight. The other side then runs on and must hear of it.
+# Cancel by the sender (SIGINT): both sides say cancelled.
 rm -f "$T/in/256m.bin"*
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/cs.bob.log" &
 b=$!
-sleep 0.3
+online cs $b || fail "cs: the receiver never came online"
 ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/cs.alice.log" &
 a=$!
-for i in $(seq 1 100); do
-    [ -s "$T/in/256m.bin.part" ] && break
-    sleep 0.02
-done
+part_flowing "$T/in/256m.bin.part"
+kill -STOP $b
+check "sender cancels: the transfer was in flight" \
+    eval '[ "$(stat -c %s "$T/in/256m.bin.part")" -lt 268435456 ]'
 kill -INT $a
 wait $a
 check "sender cancels: sender exits 70" [ $? -eq 70 ]
+kill -CONT $b
 wait $b
 br=$?
 check "sender cancels: receiver exits 70 (cancelled) or 66" \
@@ -182,20 +208,22 @@ rm -f "$T/in/256m.bin"*
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 60 \
     2>"$T/cr.bob.log" &
 b=$!
-sleep 0.3
+online cr $b || fail "cr: the receiver never came online"
 ferry_cli alice send bob@localhost/cli "$T/256m.bin" 2>"$T/cr.alice.log" &
 a=$!
-for i in $(seq 1 100); do
-    [ -s "$T/in/256m.bin.part" ] && break
-    sleep 0.02
-done
+part_flowing "$T/in/256m.bin.part"
+kill -STOP $a
+check "receiver cancels: the transfer was in flight" \
+    eval '[ "$(stat -c %s "$T/in/256m.bin.part")" -lt 268435456 ]'
 kill -INT $b
 wait $b
 check "receiver cancels: receiver exits 70" [ $? -eq 70 ]
+kill -CONT $a
 wait $a
 ar=$?
 check "receiver cancels: sender exits 70 (cancelled) or 66" \
     eval '[ $ar -eq 70 ] || [ $ar -eq 66 ]'
+check "receiver cancels: no file under the final name" [ ! -e "$T/in/256m.bin" ]
 
 # Component discovery: a component under a name that is not ferry.DOMAIN,
 # listed by the server; the CLIs are given no --component and find it with
@@ -212,7 +240,7 @@ rm -rf "$T/dn" && mkdir -p "$T/dn"
 (FERRY_DISCOVER=1 ferry_cli bob recv --dir "$T/dn" --accept-from alice@localhost \
     --timeout 30) 2>"$T/dn.bob.log" &
 b=$!
-sleep 0.3
+online dn $b || fail "dn: the receiver never came online"
 (FERRY_DISCOVER=1 ferry_cli alice send bob@localhost/cli "$T/disco.bin") \
     2>"$T/dn.alice.log"
 ar=$?

@@ -6,6 +6,9 @@
  *   recv  --port P --secret-file F --id HEX --out PATH [options]
  *   raw   --port P --hex BYTES                 send bytes after HELLO
  *   replay --port P --secret-file F --id HEX   replay an AUTH elsewhere
+ *   hold  --port P --count N --hold-ms MS      N idle connections, held
+ *   http  --port P [--split N] [--delay-ms D] [--size N | --hex BYTES]
+ *                                              one HTTP request, in pieces
  *
  * Options: --host H, --chunk N, --plain (no AEAD, no hash: relay
  * benchmarks),
@@ -17,6 +20,12 @@
  * the sender must refuse: 56 random bytes, as anyone without the content
  * key could send; a sealed confirmation of another size; the sender's own
  * END reflected back).
+ * hold: connects N times (nothing sent), holds them MS ms, then prints
+ * "event=held opened=N closed-by-peer=K" (K: closed by the other end).
+ * http: GET /metrics (padded with a header to --size bytes of head, or the
+ * raw --hex bytes), written --split bytes at a time --delay-ms apart; the
+ * answer is read to EOF: "event=http status=S length-ok=0|1 eof=1", or
+ * "event=http-no-answer". Exits 0 on 200, 3 on any other status.
  * The sender exits 0 only on a VERIFIED that opens and names the size and
  * hash its END sealed (XEP "Completion").
  * Prints one "event=..." line per event; exit codes: 0 done, 2 usage,
@@ -61,11 +70,13 @@ enum forge { FORGE_NONE, FORGE_RANDOM, FORGE_SIZE, FORGE_END };
 static struct {
     const char *host, *secret_file, *id_hex, *file, *out, *hex, *tls_ca;
     int port, plain, wrong_proof, direct, direct_listen, read_delay_ms, tls;
+    int count, hold_ms, split, delay_ms;
+    size_t size;
     enum forge forge;
     long ttl;
     size_t chunk;
     uint8_t role;
-} opt = {.host = "127.0.0.1", .ttl = 300, .chunk = 65536};
+} opt = {.host = "127.0.0.1", .ttl = 300, .chunk = 65536, .count = 1};
 
 static uint8_t chan_id[32], chan_k[32];
 static struct aead *aead;
@@ -635,6 +646,176 @@ static int do_raw(void)
     return rc < 0 ? EX_IO : rc;
 }
 
+static void sleep_ms(int ms)
+{
+    struct timespec d = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+    while (nanosleep(&d, &d) < 0 && errno == EINTR)
+        ;
+}
+
+/* A TCP connection to host:port that gives up after 2 s (a listener that
+ * stopped accepting leaves connects waiting), or -1. */
+static int connect_quick(void)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)opt.port)};
+    struct pollfd p;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), err = 0;
+    socklen_t el = sizeof(err);
+
+    if (fd < 0 || inet_pton(AF_INET, opt.host, &sa.sin_addr) != 1) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    p.fd = fd;
+    p.events = POLLOUT;
+    if (poll(&p, 1, 2000) != 1 ||
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err != 0) {
+        close(fd);
+        return -1;
+    }
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    return fd;
+}
+
+static int do_hold(void)
+{
+    int *fds = calloc((size_t)opt.count, sizeof(int)), i, opened = 0, gone = 0;
+    struct pollfd *p = calloc((size_t)opt.count, sizeof(*p));
+    char junk[4096];
+    double end;
+
+    if (fds == NULL || p == NULL)
+        return EX_IO;
+    for (i = 0; i < opt.count; i++)
+        if ((fds[i] = connect_quick()) >= 0)
+            opened++;
+    printf("event=opened count=%d\n", opened);
+    fflush(stdout);
+    end = now_s() + opt.hold_ms / 1e3;
+    while (now_s() < end) {
+        int n = 0, left = (int)((end - now_s()) * 1e3);
+        for (i = 0; i < opt.count; i++)
+            if (fds[i] >= 0) {
+                p[n].fd = fds[i];
+                p[n].events = POLLIN;
+                p[n++].revents = 0;
+            }
+        if (n == 0 || poll(p, (nfds_t)n, left > 0 ? left : 0) <= 0)
+            break;
+        for (i = 0; i < n; i++) {
+            ssize_t r;
+            int k;
+            if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            r = recv(p[i].fd, junk, sizeof(junk), MSG_DONTWAIT);
+            if (r > 0 || (r < 0 && errno == EAGAIN))
+                continue; /* an ERROR frame before the close: read on */
+            for (k = 0; k < opt.count; k++)
+                if (fds[k] == p[i].fd) {
+                    close(fds[k]);
+                    fds[k] = -1;
+                }
+            gone++;
+        }
+    }
+    printf("event=held opened=%d closed-by-peer=%d\n", opened, gone);
+    for (i = 0; i < opt.count; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    free(p);
+    return opened == opt.count ? EX_OK : EX_IO;
+}
+
+static int do_http(void)
+{
+    char *req, resp[65536];
+    size_t len, off = 0, got = 0, step;
+    const char *head = "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                       "User-Agent: ferry-testclient\r\n"
+                       "Accept: text/plain;version=0.0.4\r\n";
+    int fd, status = 0, len_ok = 0, eof = 0;
+    ssize_t n;
+    char *body, *cl;
+
+    if (opt.hex != NULL) {
+        len = strlen(opt.hex) / 2;
+        req = malloc(len + 1);
+        if (req == NULL || hex_decode(opt.hex, (uint8_t *)req, len) != FERRY_OK)
+            return EX_USAGE;
+    } else {
+        /* head, then "X-Pad: aaa...\r\n" to make --size, then CRLF */
+        size_t hl = strlen(head), pad = 0;
+        if (opt.size > hl + 11)
+            pad = opt.size - hl - 11;
+        req = malloc(hl + pad + 12);
+        if (req == NULL)
+            return EX_IO;
+        memcpy(req, head, hl);
+        len = hl;
+        if (pad > 0) {
+            memcpy(req + len, "X-Pad: ", 7);
+            memset(req + len + 7, 'a', pad);
+            memcpy(req + len + 7 + pad, "\r\n", 2);
+            len += 9 + pad;
+        }
+        memcpy(req + len, "\r\n", 2);
+        len += 2;
+    }
+    if ((fd = connect_quick()) < 0) {
+        printf("event=connect-failed\n");
+        return EX_IO;
+    }
+    step = opt.split > 0 ? (size_t)opt.split : len;
+    while (off < len) {
+        size_t k = len - off < step ? len - off : step;
+        if ((n = send(fd, req + off, k, MSG_NOSIGNAL)) <= 0)
+            break; /* answered and closed early: read the answer */
+        off += (size_t)n;
+        if (off < len && opt.delay_ms > 0)
+            sleep_ms(opt.delay_ms);
+    }
+    printf("event=sent bytes=%zu of=%zu\n", off, len);
+    for (;;) {
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 10000) != 1)
+            break;
+        n = recv(fd, resp + got, sizeof(resp) - 1 - got, 0);
+        if (n <= 0) {
+            eof = n == 0;
+            if (n < 0 && errno == ECONNRESET && got > 0)
+                printf("event=reset-after-answer\n");
+            break;
+        }
+        got += (size_t)n;
+        if (got == sizeof(resp) - 1)
+            break;
+    }
+    resp[got] = '\0';
+    close(fd);
+    free(req);
+    if (got == 0 || sscanf(resp, "HTTP/1.%*d %d", &status) != 1) {
+        printf("event=http-no-answer eof=%d\n", eof);
+        return EX_IO;
+    }
+    body = strstr(resp, "\r\n\r\n");
+    cl = strstr(resp, "Content-Length: ");
+    if (body != NULL && cl != NULL && cl < body)
+        len_ok = (size_t)atol(cl + 16) == got - (size_t)(body + 4 - resp);
+    printf("event=http status=%d length-ok=%d eof=%d\n", status, len_ok, eof);
+    if (body != NULL && status == 200)
+        fputs(body + 4, stdout);
+    return status == 200 ? EX_OK : EX_ERRFRAME;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
@@ -647,7 +828,9 @@ int main(int argc, char **argv)
         {"read-delay-ms", 1, 0, 'd'}, {"direct", 0, 0, 'D'},
         {"direct-listen", 1, 0, 'L'}, {"tls", 0, 0, 'S'},
         {"tls-ca", 1, 0, 'C'},        {"forge-verified", 1, 0, 'F'},
-        {0, 0, 0, 0}};
+        {"count", 1, 0, 'n'},         {"hold-ms", 1, 0, 'h'},
+        {"split", 1, 0, 'k'},         {"delay-ms", 1, 0, 'm'},
+        {"size", 1, 0, 'z'},          {0, 0, 0, 0}};
     const char *cmd;
     uint8_t *secret = NULL;
     size_t slen = 0;
@@ -713,6 +896,21 @@ int main(int argc, char **argv)
         case 'C':
             opt.tls_ca = optarg;
             break;
+        case 'n':
+            opt.count = atoi(optarg);
+            break;
+        case 'h':
+            opt.hold_ms = atoi(optarg);
+            break;
+        case 'k':
+            opt.split = atoi(optarg);
+            break;
+        case 'm':
+            opt.delay_ms = atoi(optarg);
+            break;
+        case 'z':
+            opt.size = (size_t)atol(optarg);
+            break;
         case 'F':
             if (strcmp(optarg, "random") == 0)
                 opt.forge = FORGE_RANDOM;
@@ -764,6 +962,10 @@ int main(int argc, char **argv)
         return do_replay();
     if (strcmp(cmd, "raw") == 0 && opt.hex)
         return do_raw();
+    if (strcmp(cmd, "hold") == 0 && opt.count > 0)
+        return do_hold();
+    if (strcmp(cmd, "http") == 0)
+        return do_http();
     fprintf(stderr, "ferry-testclient: bad arguments\n");
     return EX_USAGE;
 }
