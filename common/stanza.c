@@ -90,6 +90,14 @@ int ferry_time_parse(const char *s, uint64_t *t)
     tm.tm_mon -= 1;
     if ((v = timegm(&tm)) < 0)
         return FERRY_ERR_BAD_VALUE;
+    /* Only the canonical form: sscanf also takes "T 1:" or "T+1:", and
+     * timegm() rolls "02-31" or second 60 over. */
+    {
+        char back[21];
+        ferry_time_format((uint64_t)v, back);
+        if (strcmp(back, s) != 0)
+            return FERRY_ERR_BAD_VALUE;
+    }
     *t = (uint64_t)v;
     return FERRY_OK;
 }

@@ -28,6 +28,8 @@ static int parse_hostport(const char *s, char *host, size_t hostlen,
         return -1;
     hl = (size_t)(colon - s);
     if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
+        if (hl == 2) /* "[]:port": no host at all */
+            return -1;
         memcpy(host, s + 1, hl - 2);
         host[hl - 2] = '\0';
     } else {
@@ -72,7 +74,9 @@ int relays_parse(struct comp *c)
             if (strcmp(parts[k], "tls") == 0)
                 r->tls = 1;
             else if (strncmp(parts[k], "weight=", 7) == 0 &&
-                     atoi(parts[k] + 7) > 0)
+                     atoi(parts[k] + 7) > 0 && atoi(parts[k] + 7) <= 1000000)
+                /* Bounded, so that the sum of every weight fits 32 bits:
+                 * an overflow would read as "no relay" forever. */
                 r->weight = (unsigned)atoi(parts[k] + 7);
             else if (strncmp(parts[k], "stats=", 6) == 0 &&
                      parse_hostport(parts[k] + 6, r->stats_host,

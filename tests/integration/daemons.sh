@@ -86,6 +86,16 @@ head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$T/component.secret"
     echo "relay_secret_file = $T/secret"
     echo "relays = 127.0.0.1:$RELAY_PORT"
 } >"$T/comp-dead.conf"
+# The relay list: an empty host, or weights whose sum would overflow,
+# are configuration errors (-n), not "no relay available" later.
+check "component -n: this configuration is fine" \
+    "$COMPONENT" -n -f "$T/comp-dead.conf"
+for bad in "[]:5290" "a:1,weight=2147483647 b:2,weight=2147483647"; do
+    grep -v "^relays = " "$T/comp-dead.conf" >"$T/comp-bad.conf"
+    echo "relays = $bad" >>"$T/comp-bad.conf"
+    check "component -n refuses relays = $bad" \
+        eval '! "$COMPONENT" -n -f "$T/comp-bad.conf" >/dev/null 2>&1'
+done
 "$COMPONENT" -f "$T/comp-dead.conf" 2>"$T/comp-dead.log" &
 CP=$!
 PIDS="$PIDS $CP"

@@ -310,6 +310,18 @@ START_TEST(jid_and_time_helpers)
                      FERRY_ERR_BAD_VALUE);
     ck_assert_int_eq(ferry_time_parse("2026-01-01 00:00:00", &t),
                      FERRY_ERR_BAD_VALUE);
+    /* Only the canonical form: no rolled-over dates, no second 60, no
+     * sign or space where a digit belongs. */
+    {
+        static const char *bad[] = {
+            "2026-02-31T00:00:00Z", "2026-01-01T00:00:60Z",
+            "2026-01-01T+1:00:00Z", "2026-01-01T 1:00:00Z",
+            "2026-1-01T00:00:00ZZ"};
+        size_t i;
+        for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+            ck_assert_msg(ferry_time_parse(bad[i], &t) == FERRY_ERR_BAD_VALUE,
+                          "%s accepted", bad[i]);
+    }
 }
 END_TEST
 
