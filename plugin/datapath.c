@@ -202,7 +202,9 @@ void dp_cancel_now(ferry_transfer_t *t, int code)
     if (t->ds == D_DONE)
         return;
     put_cancel(t, code);
-    dp_finish(t, FERRY_DONE_CANCELLED, "cancelled");
+    /* The peer's reason, when it gave one (no-relay, quota-exceeded...). */
+    dp_finish(t, FERRY_DONE_CANCELLED,
+              code == FERRY_ERR_CANCELLED ? "cancelled" : ferry_errname(code));
 }
 
 void dp_cancel(ferry_transfer_t *t, int code)

@@ -455,7 +455,9 @@ static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
                      : "cancelled";
     t->cancel_sent = 1; /* the peer knows */
     if (t->st == T_DATA)
-        dp_cancel(t, FERRY_ERR_CANCELLED);
+        dp_cancel(t, !is_reject && ferry_errcode(reason) > 0
+                         ? ferry_errcode(reason)
+                         : FERRY_ERR_CANCELLED);
     else
         transfer_finish(
             t, is_reject ? FERRY_DONE_REJECTED : FERRY_DONE_CANCELLED, reason);

@@ -34,8 +34,14 @@ static double idle_deadline;
 static GPtrArray *send_paths, *send_names;
 static guint next_file;
 static uint64_t sent_bytes;
-static ferry_transfer_t *sending;
-static char *peer_full; /* the resource that took the first file */
+/* One per peer (PEER, or each --to): the resource that took its first
+ * file gets the next ones. */
+struct target {
+    const char *jid;
+    char *full;
+};
+static GArray *targets; /* struct target */
+static GPtrArray *sending; /* the transfers of the current file */
 static int sent_ok, sent_failed;
 
 /* receiving */
@@ -86,6 +92,8 @@ static void usage(FILE *f)
         "event=)\n"
         "  --data-thread         move the data on a thread of its own\n"
         "send options:\n"
+        "  --to JID              send to this peer too (repeatable; then PEER\n"
+        "                        may be left out): one transfer per peer\n"
         "  --wait SECONDS        wait this long for the peer to come online\n"
         "                        (default 30)\n"
         "  --requester sender|receiver  who asks for the channel (default "
@@ -289,6 +297,22 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *info,
 
 /* ---- both ----------------------------------------------------------------- */
 
+static struct target *target_of(ferry_transfer_t *t)
+{
+    guint i;
+
+    for (i = 0; targets != NULL && i < targets->len; i++) {
+        struct target *tg = &g_array_index(targets, struct target, i);
+        const char *p = ferry_transfer_peer(t);
+        size_t n = strcspn(tg->jid, "/");
+        if (tg->full != NULL ? strcmp(tg->full, p) == 0
+                             : strcspn(p, "/") == n &&
+                                   g_ascii_strncasecmp(tg->jid, p, n) == 0)
+            return tg;
+    }
+    return NULL;
+}
+
 static void on_progress(ferry_transfer_t *t, uint64_t done, uint64_t total,
                         void *ud)
 {
@@ -333,14 +357,15 @@ static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
     if (exit_code <= 0)
         exit_code = code;
     if (ferry_transfer_is_sender(t)) {
+        struct target *tg = target_of(t);
         if (s == FERRY_DONE_OK) {
             sent_ok++;
             sent_bytes += ferry_transfer_size(t);
-            if (peer_full == NULL)
-                peer_full = g_strdup(ferry_transfer_peer(t));
+            if (tg != NULL && tg->full == NULL)
+                tg->full = g_strdup(ferry_transfer_peer(t));
         } else
             sent_failed++;
-        sending = NULL;
+        g_ptr_array_remove(sending, t);
     } else
         finished++;
     g_free(ferry_transfer_userdata(t));
@@ -348,12 +373,14 @@ static void on_done(ferry_transfer_t *t, ferry_status_t s, const char *reason,
 
 /* ---- sending -------------------------------------------------------------- */
 
-/* Offers the next file; 0 when there is none left or a failure ends the
- * run (a file the peer declined does not). */
+/* Offers the next file to every peer at once; 0 when there is none left
+ * or a failure ends the run (a file a peer declined does not). */
 static int send_next(void)
 {
     ferry_send_opts_t so;
+    ferry_transfer_t *t;
     const char *path, *name;
+    guint i;
     int rc;
 
     if (exit_code > 0 && exit_code != EX_REJECTED)
@@ -366,31 +393,34 @@ static int send_next(void)
     so.requester = o.requester;
     so.chunk_size = o.chunk;
     so.deliver = o.deliver;
-    so.sid = send_paths->len == 1 ? o.sid : NULL;
+    so.sid = send_paths->len == 1 && targets->len == 1 ? o.sid : NULL;
     so.name = name;
     so.shuffle = o.shuffle;
     so.corrupt_chunk = o.corrupt;
     so.wait_s = o.wait;
-    if (strcmp(path, "-") == 0) {
-        ferry_source_t src = {stdin_read, NULL, FERRY_SIZE_UNKNOWN, NULL};
-        rc = ferry_send(fctx, peer_full ? peer_full : o.peer, &src, &so,
-                        &sending);
-    } else
-        rc = ferry_send_file(fctx, peer_full ? peer_full : o.peer, path,
-                             &so, &sending);
-    if (rc != FERRY_RC_OK) {
-        err("cannot send %s: %s", path, ferry_error(fctx));
-        if (exit_code <= 0)
-            exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
-        sent_failed++;
-        sending = NULL;
-        return send_next();
+    for (i = 0; i < targets->len; i++) {
+        struct target *tg = &g_array_index(targets, struct target, i);
+        const char *to = tg->full ? tg->full : tg->jid;
+        t = NULL;
+        if (strcmp(path, "-") == 0) {
+            ferry_source_t src = {stdin_read, NULL, FERRY_SIZE_UNKNOWN, NULL};
+            rc = ferry_send(fctx, to, &src, &so, &t);
+        } else
+            rc = ferry_send_file(fctx, to, path, &so, &t);
+        if (rc != FERRY_RC_OK) {
+            err("cannot send %s to %s: %s", path, tg->jid, ferry_error(fctx));
+            if (exit_code <= 0)
+                exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
+            sent_failed++;
+            continue;
+        }
+        ferry_transfer_set_userdata(t, g_strdup(name));
+        g_ptr_array_add(sending, t);
+        if (o.verbose)
+            fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
+                    ferry_transfer_sid(t), path, to);
     }
-    ferry_transfer_set_userdata(sending, g_strdup(name));
-    if (o.verbose)
-        fprintf(stderr, "ferry: sid=%s offered %s to %s\n",
-                ferry_transfer_sid(sending), path, o.peer);
-    return 1;
+    return sending->len > 0 ? 1 : send_next();
 }
 
 /* ---- options ---------------------------------------------------------------- */
@@ -448,6 +478,7 @@ static int parse_args(int argc, char **argv)
         {"shuffle", 0, 0, 'S'},     {"test-corrupt-chunk", 1, 0, 'C'},
         {"data-thread", 0, 0, 'T'}, {"stdout", 0, 0, 'O'},
         {"max-size", 1, 0, 'M'},    {"name", 1, 0, 'N'},
+        {"to", 1, 0, 'o'},
         {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
@@ -568,6 +599,15 @@ static int parse_args(int argc, char **argv)
         case 'N':
             o.name = optarg;
             break;
+        case 'o':
+            if (!o.sending) {
+                err("--to is a send option");
+                return -1;
+            }
+            if (targets == NULL)
+                targets = g_array_new(FALSE, TRUE, sizeof(struct target));
+            g_array_append_val(targets, ((struct target){optarg, NULL}));
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -583,16 +623,23 @@ static int parse_args(int argc, char **argv)
         o.accept_from = (char **)g_ptr_array_free(af, FALSE);
     }
     if (o.sending) {
-        if (argc - optind < 2) {
-            err("send needs PEER and at least one FILE");
+        int have_to = targets != NULL;
+        if (argc - optind < (have_to ? 1 : 2)) {
+            err("send needs PEER (or --to JID) and at least one FILE");
             return -1;
         }
-        o.peer = argv[optind];
-        o.files = argv + optind + 1;
-        o.nfiles = argc - optind - 1;
+        if (!have_to) {
+            targets = g_array_new(FALSE, TRUE, sizeof(struct target));
+            g_array_append_val(targets,
+                               ((struct target){argv[optind++], NULL}));
+        }
+        o.peer = g_array_index(targets, struct target, 0).jid;
+        o.files = argv + optind;
+        o.nfiles = argc - optind;
         for (int i = 0; i < o.nfiles; i++)
-            if (strcmp(o.files[i], "-") == 0 && o.nfiles != 1) {
-                err("'-' (standard input) is sent alone");
+            if (strcmp(o.files[i], "-") == 0 &&
+                (o.nfiles != 1 || targets->len != 1)) {
+                err("'-' (standard input) is sent alone, to one peer");
                 return -1;
             }
     } else if (optind != argc) {
@@ -622,6 +669,7 @@ static int preflight(void)
     const char *why;
 
     if (o.sending) {
+        sending = g_ptr_array_new();
         send_paths = g_ptr_array_new_with_free_func(g_free);
         send_names = g_ptr_array_new_with_free_func(g_free);
         if (strcmp(o.files[0], "-") == 0) {
@@ -660,7 +708,7 @@ static void loop(void)
         if (interrupted || !login_connected())
             break;
         if (o.sending) {
-            if (sending == NULL && !send_next())
+            if (sending->len == 0 && !send_next())
                 break;
         } else if (finished >= o.count ||
                    (exit_code == EX_IO && ferry_active(fctx) == 0))
@@ -744,8 +792,11 @@ int main(int argc, char **argv)
         prompt_shown = 0;
         while ((t = g_queue_pop_head(&asking)) != NULL)
             ferry_reject(t, "declined", "the receiver stopped");
-        if (sending != NULL)
-            ferry_cancel(sending);
+        while (sending != NULL && sending->len > 0) {
+            t = sending->pdata[0];
+            g_ptr_array_remove_index(sending, 0);
+            ferry_cancel(t);
+        }
         err("interrupted");
         exit_code = EX_CANCELLED;
     }
@@ -756,11 +807,17 @@ int main(int argc, char **argv)
         err("lost the connection to the XMPP server");
         exit_code = EX_SERVER;
     }
-    if (o.sending && send_paths != NULL && send_paths->len > 1) {
+    if (o.sending && send_paths != NULL &&
+        send_paths->len * targets->len > 1) {
         char total[32];
+        guint all = send_paths->len * targets->len;
         human_size((double)sent_bytes, total, sizeof(total));
-        say("%d of %u files sent (%s)%s", sent_ok, send_paths->len, total,
-            sent_ok == (int)send_paths->len ? ", all verified" : "");
+        if (targets->len > 1)
+            say("%d of %u files sent to %u peers (%s)%s", sent_ok, all,
+                targets->len, total, sent_ok == (int)all ? ", all verified" : "");
+        else
+            say("%d of %u files sent (%s)%s", sent_ok, all, total,
+                sent_ok == (int)all ? ", all verified" : "");
     }
 out:
     ferry_ctx_free(fctx);
@@ -775,5 +832,11 @@ out:
         g_ptr_array_free(send_paths, TRUE);
         g_ptr_array_free(send_names, TRUE);
     }
+    for (i = 0; targets != NULL && i < (int)targets->len; i++)
+        g_free(g_array_index(targets, struct target, i).full);
+    if (targets != NULL)
+        g_array_free(targets, TRUE);
+    if (sending != NULL)
+        g_ptr_array_free(sending, TRUE);
     return exit_code < 0 ? EX_DONE : exit_code;
 }

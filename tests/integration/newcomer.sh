@@ -230,6 +230,35 @@ check "stream: the receiver was offered a live stream" \
 check "stream: the summary gives the final size" \
     grep -q "sent live.bin to bob@localhost/cli: 1.4 MiB" "$T/stream.alice.log"
 
+# 7b. Several peers at once (--to, repeatable): each gets the file and
+# decides for itself; one summary for the set.
+rm -rf "$T/to-bob" "$T/to-carol" && mkdir -p "$T/to-bob" "$T/to-carol"
+ferry_cli bob recv --dir "$T/to-bob" --accept-from alice@localhost \
+    --count 2 --timeout 60 2>"$T/to.bob.log" &
+b=$!
+ferry_cli carol recv --dir "$T/to-carol" --accept-from alice@localhost \
+    --count 2 --timeout 60 2>"$T/to.carol.log" &
+c=$!
+(ferry_cli alice send --to bob@localhost --to carol@localhost "$T/a.bin" \
+    "$T/b.bin" 2>"$T/to.alice.log")
+ar=$?
+wait $b
+br=$?
+wait $c
+cr=$?
+trace "--to: alice $ar, bob $br, carol $cr"
+check "--to two peers: every exit 0" \
+    eval '[ $ar -eq 0 ] && [ $br -eq 0 ] && [ $cr -eq 0 ]'
+every_copy() {
+    for x in to-bob to-carol; do
+        cmp -s "$T/a.bin" "$T/$x/a.bin" && cmp -s "$T/b.bin" "$T/$x/b.bin" ||
+            return 1
+    done
+}
+check "--to two peers: every copy identical" every_copy
+check "--to two peers: one summary" \
+    grep -q "4 of 4 files sent to 2 peers (.*), all verified" "$T/to.alice.log"
+
 # 8. Login errors: each names its cause, all exit 69.
 printf 'wrong\n' >"$T/bad.pass"
 "$FERRY" send --jid alice@localhost --password-file "$T/bad.pass" \
@@ -280,14 +309,14 @@ if command -v script >/dev/null; then
         --component ferry.localhost --dir $T/in --timeout 30" \
         "$T/tty.out" <"$T/tty.in" >/dev/null 2>&1 &
     b=$!
-    for i in $(seq 100); do grep -qs "waiting for" "$T/tty.out" && break; sleep 0.1; done
+    for i in $(seq 300); do grep -qs "waiting for" "$T/tty.out" && break; sleep 0.1; done
     ferry_cli alice send bob@localhost/tty "$T/a.bin" 2>"$T/wd.alice.log" &
     a=$!
-    for i in $(seq 100); do grep -q "Accept?" "$T/tty.out" && break; sleep 0.1; done
+    for i in $(seq 300); do grep -q "Accept?" "$T/tty.out" && break; sleep 0.1; done
     kill -INT $a
     wait $a
     ar=$?
-    for i in $(seq 50); do grep -q "withdrew" "$T/tty.out" && break; sleep 0.1; done
+    for i in $(seq 200); do grep -q "withdrew" "$T/tty.out" && break; sleep 0.1; done
     check "prompt open, sender cancels: sender exits 70" [ $ar -eq 70 ]
     check "prompt open, sender cancels: the prompt closes and says so" \
         grep -q "alice@localhost/cli withdrew the offer of a.bin" "$T/tty.out"
