@@ -980,6 +980,37 @@ START_TEST(delivered_channel_trusts_the_requesters_domain)
 }
 END_TEST
 
+/* A flood of probes from a stranger: answered at most 20 times a second,
+ * and a probe to a context that takes no offers is never answered. */
+START_TEST(probe_floods_are_answered_sparingly)
+{
+    char *xml;
+    int i, before, got;
+
+    start(_i, 1);
+    before = hx_count_to(h, HX_BOB, HX_STRANGER);
+    for (i = 0; i < 200; i++) {
+        xml = g_strdup_printf("<message to='%s' type='headline'><probe "
+                              "xmlns='%s' sid='flood-%d'/></message>",
+                              HX_BOB, FERRY_NS, i);
+        ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+        g_free(xml);
+    }
+    hx_tick(h, 0);
+    got = hx_count_to(h, HX_BOB, HX_STRANGER) - before;
+    ck_assert_msg(got >= 1 && got <= 40, "%d answers to 200 probes", got);
+    /* Bad probes: no sid, a bad sid, from a bare JID: nothing. */
+    before = hx_count_to(h, HX_BOB, "mallory@example.org");
+    xml = g_strdup_printf("<message to='%s'><probe xmlns='%s'/></message>",
+                          HX_BOB, FERRY_NS);
+    ck_assert_int_eq(hx_inject(h, "mallory@example.org", xml), 1);
+    g_free(xml);
+    hx_tick(h, 0);
+    ck_assert_int_eq(hx_count_to(h, HX_BOB, "mallory@example.org"), before);
+    stop();
+}
+END_TEST
+
 /* ---- hostile and dead relays --------------------------------------------- */
 
 /* Bit 0 mode, bit 1: the forged VERIFIED body is all zeros (else random).
@@ -1584,6 +1615,7 @@ static Suite *suite(void)
     tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
     tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
     tcase_add_loop_test(end, an_all_zero_key_is_refused_and_named, 0, 2);
+    tcase_add_loop_test(end, probe_floods_are_answered_sparingly, 0, 2);
     tcase_add_loop_test(end, delivered_channel_trusts_the_requesters_domain, 0,
                         2);
     tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 2);
