@@ -9,6 +9,8 @@
  * and parse again. */
 #include <string.h>
 
+#include <glib.h>
+
 #include <strophe.h>
 
 #include "ferry.h"
@@ -46,7 +48,13 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *o,
     (void)ud;
     offers++;
     FUZZ_ASSERT(o->sid != NULL && o->from != NULL && o->name != NULL);
-    FUZZ_ASSERT(strchr(o->name, '/') == NULL);
+    /* A name may be a relative path (XEP 0.3), but never one that leaves
+     * the receiver's folder. */
+    FUZZ_ASSERT(o->name[0] != '\0' && o->name[0] != '/' &&
+                strstr(o->name, "//") == NULL &&
+                strcmp(o->name, "..") != 0 && strncmp(o->name, "../", 3) != 0 &&
+                strstr(o->name, "/../") == NULL &&
+                !g_str_has_suffix(o->name, "/.."));
     FUZZ_ASSERT(!ferry_transfer_is_sender(t));
     if (flags & 1)
         (void)ferry_reject(t, "declined", "fuzz");
