@@ -38,12 +38,44 @@ void dp_emit_event(ferry_transfer_t *t, const char *what)
         transfer_event(t, what);
 }
 
+/* Thread mode: each progress event wakes the host's thread, so they go at
+ * most every PROGRESS_US; the last one held back goes before done. */
+#define PROGRESS_US (20 * G_TIME_SPAN_MILLISECOND)
+
 void dp_emit_progress(ferry_transfer_t *t, uint64_t done)
 {
-    if (t->ctx->mode == FERRY_MODE_THREAD)
-        worker_post(t, EV_PROGRESS, done, NULL);
-    else
+    gint64 now;
+
+    if (t->ctx->mode != FERRY_MODE_THREAD) {
         transfer_progress(t, done);
+        return;
+    }
+    now = g_get_monotonic_time();
+    t->prog_held = done;
+    if (t->prog_sent_us != 0 && now - t->prog_sent_us < PROGRESS_US) {
+        t->prog_holding = 1;
+        return;
+    }
+    t->prog_sent_us = now;
+    t->prog_holding = 0;
+    worker_post(t, EV_PROGRESS, done, NULL);
+}
+
+/* ms until a held progress event is due (-1: none held). */
+static int progress_due_ms(const ferry_transfer_t *t)
+{
+    gint64 left;
+
+    if (!t->prog_holding)
+        return -1;
+    left = t->prog_sent_us + PROGRESS_US - g_get_monotonic_time();
+    return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+static void progress_flush(ferry_transfer_t *t)
+{
+    if (progress_due_ms(t) == 0)
+        dp_emit_progress(t, t->prog_held);
 }
 
 void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason)
@@ -51,6 +83,10 @@ void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->done_emitted)
         return;
     t->done_emitted = 1;
+    if (t->prog_holding && t->ctx->mode == FERRY_MODE_THREAD) {
+        t->prog_holding = 0;
+        worker_post(t, EV_PROGRESS, t->prog_held, NULL);
+    }
     t->ds = D_DONE;
     /* The worker posts it itself once t is out of its hands. */
     t->done_st = st;
@@ -449,6 +485,9 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
     ms = dp_keepalive_ms(t);
     if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
         *timeout_ms = ms;
+    ms = progress_due_ms(t);
+    if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
+        *timeout_ms = ms;
     if (fd < 0)
         return 0;
     if (t->pump != NULL) {
@@ -468,6 +507,7 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
 
     if (t->ds == D_DONE || t->ds == D_IDLE)
         return;
+    progress_flush(t);
     if (t->ds == D_PREHASH) {
         prehash(t, now);
         return;

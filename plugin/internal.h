@@ -169,6 +169,11 @@ struct ferry_transfer {
     struct marks *marks; /* sender: chunk numbers to bytes, for progress */
     uint64_t sealed;     /* sender: bytes sealed so far */
     gint64 last_ack_us;  /* receiver: when it last sent ACK */
+    /* thread mode: progress at most every PROGRESS_US (datapath.c), on
+     * the data half's side */
+    gint64 prog_sent_us;
+    uint64_t prog_held;
+    int prog_holding;
     /* thread mode: progress coalescing, under the worker's lock */
     int prog_pending;
     uint64_t prog_value;
