@@ -83,7 +83,8 @@ void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->done_emitted)
         return;
     t->done_emitted = 1;
-    if (t->prog_holding && t->ctx->mode == FERRY_MODE_THREAD) {
+    if (t->prog_holding && t->ctx->mode == FERRY_MODE_THREAD &&
+        t->ctx->worker != NULL) {
         t->prog_holding = 0;
         worker_post(t, EV_PROGRESS, t->prog_held, NULL);
     }
