@@ -174,6 +174,16 @@ int forward_write(struct relay *r, struct conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
+            /* c went away (a reset), perhaps right after saying why: a
+             * CANCEL may wait unread in its socket, and a write through
+             * (forward_through) can come before c's read handler. Take
+             * it first, so its peer hears the CANCEL, not PEER_GONE. */
+            if (c->c_state == CONN_PAIRED && src != NULL &&
+                (loop_getmask(r->loop, c->c_fd) & LOOP_READ)) {
+                forward_read(r, c);
+                if (c->c_state != CONN_PAIRED)
+                    return -1;
+            }
             conn_close(r, c, "write-error", FERRY_ERR_PEER_CLOSED);
             return -1;
         }
