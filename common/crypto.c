@@ -213,7 +213,7 @@ int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
     return FERRY_OK;
 }
 
-/* size u64 | sha256: the plaintext END carried, which VERIFIED echoes. */
+/* size u64 | digest: the plaintext END carried, which VERIFIED echoes. */
 static int verified_prep(const char *sid, uint64_t count, uint64_t size,
                          const uint8_t sha256[32], uint8_t pt[40],
                          uint8_t nonce[12], uint8_t ad[FERRY_AD_MAX],
@@ -318,4 +318,25 @@ int sha256_final(struct sha256 *s, uint8_t out[32])
     unsigned int len = 32;
     return EVP_DigestFinal_ex(s->md, out, &len) == 1 ? FERRY_OK
                                                      : FERRY_ERR_CRYPTO;
+}
+
+struct sha256 *ferry_tags_new(uint64_t first)
+{
+    struct sha256 *s = sha256_new();
+    uint8_t f[8];
+
+    be64_put(f, first);
+    if (s != NULL &&
+        (sha256_update(s, FERRY_TAGS_LABEL, sizeof(FERRY_TAGS_LABEL) - 1) !=
+             FERRY_OK ||
+         sha256_update(s, f, sizeof(f)) != FERRY_OK)) {
+        sha256_free(s);
+        s = NULL;
+    }
+    return s;
+}
+
+int ferry_tags_add(struct sha256 *s, const uint8_t tag[16])
+{
+    return sha256_update(s, tag, 16);
 }

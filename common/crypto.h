@@ -9,7 +9,8 @@
  *
  * The sender seals DATA and END toward the receiver (direction 1); the
  * receiver seals its VERIFIED confirmation toward the sender (direction 2),
- * so no nonce repeats under the one content key.
+ * so no nonce repeats under the one content key. END and VERIFIED carry
+ * size u64 | digest, the digest being the tag chain below.
  *
  * Every function returns FERRY_OK or a FERRY_ERR_* code. */
 #ifndef FERRY_CRYPTO_H
@@ -26,7 +27,7 @@
 
 enum { FERRY_DIR_TO_RECEIVER = 1, FERRY_DIR_TO_SENDER = 2 };
 enum { FERRY_KIND_DATA = 1, FERRY_KIND_END = 2, FERRY_KIND_VERIFIED = 3 };
-/* size u64 | SHA-256, sealed: the body of VERIFIED. */
+/* size u64 | digest (END's), sealed: the body of VERIFIED. */
 #define FERRY_VERIFIED_SEALED_LEN (8 + 32 + 16)
 
 int ferry_x25519_keygen(uint8_t priv[32], uint8_t pub[32]);
@@ -61,7 +62,7 @@ int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
               size_t ad_len, const uint8_t *in, size_t len, uint8_t *out);
 
 /* The receiver's end-to-end confirmation (XEP "Completion"): seals
- * size u64 | sha256 (what END carried) under nonce(2, 3, count) and
+ * size u64 | digest (what END carried: the tag chain) under nonce(2, 3, count) and
  * AD(3, count, sid), count being END's chunk count. */
 int ferry_verified_seal(struct aead *a, const char *sid, uint64_t count,
                         uint64_t size, const uint8_t sha256[32],
@@ -71,6 +72,17 @@ int ferry_verified_seal(struct aead *a, const char *sid, uint64_t count,
 int ferry_verified_open(struct aead *a, const char *sid, uint64_t count,
                         uint64_t size, const uint8_t sha256[32],
                         const uint8_t in[FERRY_VERIFIED_SEALED_LEN]);
+
+/* END's digest (XEP "Data Transfer"): a running SHA-256 over the AEAD tags
+ * of the session's chunks, in chunk-number order from the session's first
+ * chunk (0, or resume-from):
+ *   SHA-256("ferry tags v0" | first u64 | tag[first] | tag[first+1] | ...)
+ * ferry_tags_new() starts it (NULL on failure); add each tag with
+ * ferry_tags_add(), end with sha256_final(). */
+#define FERRY_TAGS_LABEL "ferry tags v0"
+struct sha256;
+struct sha256 *ferry_tags_new(uint64_t first);
+int ferry_tags_add(struct sha256 *s, const uint8_t tag[16]);
 
 /* Streaming SHA-256. */
 struct sha256;

@@ -21,8 +21,12 @@
 
 #define SHUFFLE_WINDOW 8         /* test mode: chunks permuted per window */
 #define PREHASH_SLICE (2u << 20) /* bytes hashed per turn */
-#define READ_SLICE 65536
-#define READ_ROUNDS 16
+/* The receiver reads up to READ_SLICE bytes a call (several chunks, parsed
+ * and opened in place), and at most READ_BUDGET bytes or READ_ROUNDS calls
+ * a turn (TLS hands out one 16 KiB record a call). */
+#define READ_SLICE (1024u * 1024)
+#define READ_BUDGET (4u * READ_SLICE)
+#define READ_ROUNDS 64
 
 /* ---- events to the session half --------------------------------------- */
 
@@ -34,12 +38,44 @@ void dp_emit_event(ferry_transfer_t *t, const char *what)
         transfer_event(t, what);
 }
 
+/* Thread mode: each progress event wakes the host's thread, so they go at
+ * most every PROGRESS_US; the last one held back goes before done. */
+#define PROGRESS_US (20 * G_TIME_SPAN_MILLISECOND)
+
 void dp_emit_progress(ferry_transfer_t *t, uint64_t done)
 {
-    if (t->ctx->mode == FERRY_MODE_THREAD)
-        worker_post(t, EV_PROGRESS, done, NULL);
-    else
+    gint64 now;
+
+    if (t->ctx->mode != FERRY_MODE_THREAD) {
         transfer_progress(t, done);
+        return;
+    }
+    now = g_get_monotonic_time();
+    t->prog_held = done;
+    if (t->prog_sent_us != 0 && now - t->prog_sent_us < PROGRESS_US) {
+        t->prog_holding = 1;
+        return;
+    }
+    t->prog_sent_us = now;
+    t->prog_holding = 0;
+    worker_post(t, EV_PROGRESS, done, NULL);
+}
+
+/* ms until a held progress event is due (-1: none held). */
+static int progress_due_ms(const ferry_transfer_t *t)
+{
+    gint64 left;
+
+    if (!t->prog_holding)
+        return -1;
+    left = t->prog_sent_us + PROGRESS_US - g_get_monotonic_time();
+    return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+static void progress_flush(ferry_transfer_t *t)
+{
+    if (progress_due_ms(t) == 0)
+        dp_emit_progress(t, t->prog_held);
 }
 
 void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason)
@@ -47,6 +83,11 @@ void dp_emit_done(ferry_transfer_t *t, ferry_status_t st, const char *reason)
     if (t->done_emitted)
         return;
     t->done_emitted = 1;
+    if (t->prog_holding && t->ctx->mode == FERRY_MODE_THREAD &&
+        t->ctx->worker != NULL) {
+        t->prog_holding = 0;
+        worker_post(t, EV_PROGRESS, t->prog_held, NULL);
+    }
     t->ds = D_DONE;
     /* The worker posts it itself once t is out of its hands. */
     t->done_st = st;
@@ -101,10 +142,14 @@ static int setup(ferry_transfer_t *t)
     /* Room for a few frames keeps the socket busy while we seal the next. */
     t->out =
         buf_new(4 * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) + 256);
-    t->hash = sha256_new();
+    /* END's digest covers this session's chunks: from resume-from on. */
+    t->hash = ferry_tags_new(t->resume_from);
     if (t->in == NULL || t->out == NULL || t->hash == NULL)
         return FERRY_ERR_NOMEM;
-    t->next = t->resume_from;
+    if (t->check_sha256 && (t->plain_hash = sha256_new()) == NULL)
+        return FERRY_ERR_NOMEM;
+    t->next = t->chained = t->state_next = t->resume_from;
+    t->state_us = g_get_monotonic_time();
     if (t->is_sender) {
         /* A stream's chunks go in order as its data comes. */
         if (t->shuffle && t->nchunks > 0 && !stream_of(t)) {
@@ -125,26 +170,22 @@ static int setup(ferry_transfer_t *t)
         }
     } else {
         t->cache = reorder_new(REORDER_WINDOW);
-        t->scratch = malloc(t->chunk ? t->chunk : 1);
-        if (t->cache == NULL || t->scratch == NULL)
+        if (t->cache == NULL)
             return FERRY_ERR_NOMEM;
         t->written = MIN(t->resume_from * t->chunk, t->size);
     }
     return FERRY_OK;
 }
 
-/* The hash covers the file in order from its first byte: a resumed or
- * shuffled transfer hashes what it will not stream in order first. */
+/* Only a receiver that checks the file's SHA-256 reads anything twice:
+ * on a resume, the part it already holds, before the rest arrives. */
 static int needs_prehash(const ferry_transfer_t *t)
 {
-    return t->is_sender ? (t->order != NULL || t->resume_from > 0)
-                        : t->resume_from > 0;
+    return !t->is_sender && t->plain_hash != NULL && t->resume_from > 0;
 }
 
 static uint64_t prehash_len(const ferry_transfer_t *t)
 {
-    if (t->is_sender)
-        return t->size;
     return MIN(t->resume_from * t->chunk, t->size);
 }
 
@@ -221,19 +262,20 @@ void dp_free(ferry_transfer_t *t)
     conn_close(t);
     aead_free(t->aead);
     sha256_free(t->hash);
+    sha256_free(t->plain_hash);
+    g_free(t->tag_ring);
     buf_free(t->in);
     buf_free(t->out);
     reorder_free(t->cache);
-    free(t->scratch);
     g_free(t->order);
     SSL_CTX_free(t->tls);
     tls_cache_unref(t->tls_cache);
     t->tls_cache = NULL;
     t->aead = NULL;
-    t->hash = NULL;
+    t->hash = t->plain_hash = NULL;
+    t->tag_ring = NULL;
     t->in = t->out = NULL;
     t->cache = NULL;
-    t->scratch = NULL;
     t->order = NULL;
     t->tls = NULL;
 }
@@ -355,12 +397,13 @@ static void read_frames(ferry_transfer_t *t)
     uint8_t *p;
     ssize_t n;
     gint64 t0 = g_get_monotonic_time();
+    uint64_t got = 0;
     int rc, rounds;
 
-    /* Bounded rounds so one busy transfer cannot starve the loop. */
-    /* Bounded too: a slice on the host's thread, more on the worker. */
-    for (rounds = 0; rounds < READ_ROUNDS && t->ds != D_DONE &&
-                     !dp_slice_over(t, t0, (uint64_t)rounds * READ_SLICE);
+    /* Bounded so one busy transfer cannot starve the loop: a slice on the
+     * host's thread, a few MiB on the worker. */
+    for (rounds = 0; rounds < READ_ROUNDS && got < READ_BUDGET &&
+                     t->ds != D_DONE && !dp_slice_over(t, t0, got);
          rounds++) {
         if (buf_reserve(t->in, READ_SLICE, &p) != FERRY_OK)
             break;
@@ -376,6 +419,7 @@ static void read_frames(ferry_transfer_t *t)
             break;
         }
         t->last_io = ferry_now();
+        got += (uint64_t)n;
         while (t->ds != D_DONE) {
             rc = frame_decode(buf_ptr(t->in), buf_len(t->in), FERRY_FRAME_MAX,
                               &f, &used);
@@ -406,16 +450,12 @@ static void prehash(ferry_transfer_t *t, time_t now)
     while (t->hashed < end && t->hashed < stop) {
         want =
             end - t->hashed < sizeof(b) ? (size_t)(end - t->hashed) : sizeof(b);
-        if (t->is_sender)
-            n = dp_src_read(t, b, want, t->hashed) == FERRY_OK ? (ssize_t)want
-                                                               : -1;
-        else
-            n = rfile_pread(t->sink.file, b, want, t->hashed);
+        n = rfile_pread(t->sink.file, b, want, t->hashed);
         if (n <= 0) {
-            dp_finish(t, FERRY_DONE_IO, t->is_sender ? "source-read" : "read");
+            dp_finish(t, FERRY_DONE_IO, "read");
             return;
         }
-        sha256_update(t->hash, b, (size_t)n);
+        sha256_update(t->plain_hash, b, (size_t)n);
         t->hashed += (uint64_t)n;
     }
     if (t->hashed >= end)
@@ -448,6 +488,9 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
     ms = dp_keepalive_ms(t);
     if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
         *timeout_ms = ms;
+    ms = progress_due_ms(t);
+    if (ms >= 0 && (*timeout_ms < 0 || ms < *timeout_ms))
+        *timeout_ms = ms;
     if (fd < 0)
         return 0;
     if (t->pump != NULL) {
@@ -467,6 +510,7 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
 
     if (t->ds == D_DONE || t->ds == D_IDLE)
         return;
+    progress_flush(t);
     if (t->ds == D_PREHASH) {
         prehash(t, now);
         return;

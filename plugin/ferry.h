@@ -216,8 +216,8 @@ typedef struct {
 
 /** Reads the data of a transfer. read() fills buf with up to len bytes
  *  starting at offset and returns how many (0 only past the end), or -1.
- *  Offsets only grow. (A file source also serves resumes and test
- *  shuffles, which first read it whole from 0 to hash it.)
+ *  Offsets only grow, except in test shuffles (ferry_send_opts_t.shuffle),
+ *  which read chunks a few out of order; a resume starts at its chunk.
  *  A stream (size FERRY_SIZE_UNKNOWN) is read on a thread of libferry's
  *  own, in both modes, so read() may block until data comes: it returns
  *  what it has (short counts are fine), 0 at the end of the stream, -1
@@ -291,6 +291,13 @@ FERRY_API int ferry_transfer_is_sender(const ferry_transfer_t *t);
  *  default) is no limit. A stream's size is not known beforehand: set
  *  this to bound it. */
 FERRY_API int ferry_transfer_set_max_size(ferry_transfer_t *t, uint64_t max);
+/** Receiver, before accepting: also check the SHA-256 of the whole file
+ *  (32 bytes: the offer's, or one known otherwise) before committing; a
+ *  mismatch fails the transfer (FERRY_DONE_INTEGRITY, "sha256-mismatch").
+ *  Off by default: every chunk is authenticated and END's digest of the
+ *  chunk tags covers order and completeness, with no second pass. */
+FERRY_API int ferry_transfer_check_sha256(ferry_transfer_t *t,
+                                          const uint8_t sha256[32]);
 FERRY_API void ferry_transfer_set_userdata(ferry_transfer_t *t, void *userdata);
 FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
 /** Why the transfer ended, for people ("bob@example.org: no Ferry client

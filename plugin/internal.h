@@ -33,7 +33,8 @@ enum tstate {
 
 enum dstate {
     D_IDLE,
-    D_PREHASH,       /* hashing what a resume or shuffle needs first */
+    D_PREHASH,       /* receiver checking the file's SHA-256 on a resume:
+                        hashing the part it already holds */
     D_RESOLVING,     /* relay host name being resolved (thread) */
     D_CONNECTING,    /* TCP connect in progress */
     D_TLS,           /* TLS handshake in progress */
@@ -44,6 +45,11 @@ enum dstate {
     D_RECEIVING,     /* receiver: receiving chunks */
     D_DONE,
 };
+
+/* A tag's size, and the sender's ring of tags sealed out of order (a
+ * shuffled test transfer permutes chunks within windows of 8). */
+#define FERRY_TAG_RING_LEN 16
+#define TAG_RING 64
 
 struct resolver;
 struct tls_cache;
@@ -130,18 +136,29 @@ struct ferry_transfer {
     struct ssl_st *ssl;
     struct buf *in, *out;
     struct aead *aead;
-    struct sha256 *hash;
-    uint8_t end_hash[32];         /* sender: what END committed to */
+    struct sha256 *hash;          /* END's digest: the chain of this
+                                     session's chunk tags (ferry_tags_new) */
+    uint8_t end_hash[32];         /* sender: the digest END committed to */
     uint64_t end_count, end_size; /* ... and its chunk count and size */
+    /* sender, shuffled (test): tags sealed ahead of the chain, by number
+     * modulo TAG_RING; bit i of tag_have: slot i holds one */
+    uint8_t (*tag_ring)[FERRY_TAG_RING_LEN];
+    uint64_t tag_have, chained; /* chained: next chunk number to chain */
+    /* receiver: the SHA-256 of the whole file, checked only when the
+     * application asked (ferry_transfer_check_sha256) */
+    int check_sha256;
+    uint8_t want_sha256[32];
+    struct sha256 *plain_hash;
+    uint64_t state_next;  /* receiver: `next` of the last state saved */
+    gint64 state_us;      /* ... and when */
     uint64_t next;                /* sender: next index to send; receiver: next
                                      chunk number expected */
     uint64_t acked;
     uint64_t written;
-    uint64_t hashed; /* D_PREHASH progress */
+    uint64_t hashed; /* D_PREHASH progress (receiver checking sha256) */
     int paused;
     int first_byte;
     struct reorder *cache;
-    uint8_t *scratch;
     uint64_t *order;
     time_t dp_deadline; /* connect/handshake limit */
     time_t last_io;     /* idle limit */
@@ -153,6 +170,11 @@ struct ferry_transfer {
     struct marks *marks; /* sender: chunk numbers to bytes, for progress */
     uint64_t sealed;     /* sender: bytes sealed so far */
     gint64 last_ack_us;  /* receiver: when it last sent ACK */
+    /* thread mode: progress at most every PROGRESS_US (datapath.c), on
+     * the data half's side */
+    gint64 prog_sent_us;
+    uint64_t prog_held;
+    int prog_holding;
     /* thread mode: progress coalescing, under the worker's lock */
     int prog_pending;
     uint64_t prog_value;

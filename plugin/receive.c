@@ -1,12 +1,16 @@
-/* libferry: the receiver's part of the data path. Each chunk is opened,
- * ordered through the bounded reorder cache (claims 10, 11, 15), appended
- * to the sink and acknowledged; END is checked against what arrived, the
- * sink commits, and a sealed VERIFIED confirms delivery to the sender.
+/* libferry: the receiver's part of the data path. Each chunk is opened in
+ * place in the input buffer, ordered through the bounded reorder cache
+ * (claims 10, 11, 15), appended to the sink straight from there and
+ * acknowledged; its tag joins END's digest. END is checked against what
+ * arrived, the sink commits, and a sealed VERIFIED confirms delivery to
+ * the sender.
  * A stream's chunks may be short, its size is bounded only by the
  * application's ceiling, and END alone says how much was sent. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <openssl/crypto.h>
 
 #include "err.h"
 #include "files.h"
@@ -15,6 +19,11 @@
 #include "reorder.h"
 
 #define ACK_EVERY (1024 * 1024) /* bytes written between ACKs */
+/* The resume state is rewritten at an ACK once this many bytes or this
+ * long have passed since the last: a crash costs a resume at most that
+ * much again, and the state file no longer costs syscalls per MiB. */
+#define STATE_EVERY (64u * 1024 * 1024)
+#define STATE_US G_TIME_SPAN_SECOND
 /* A stream's receiver also acknowledges what it wrote at least this often,
  * so a slow live stream's sender sees progress ... */
 #define STREAM_ACK_US (250 * G_TIME_SPAN_MILLISECOND)
@@ -38,6 +47,30 @@ int ferry_transfer_set_max_size(ferry_transfer_t *t, uint64_t max)
         return FERRY_RC_STATE;
     }
     t->max_size = max;
+    return FERRY_RC_OK;
+}
+
+/**
+ * Asks the receiver to check the SHA-256 of the whole file against sha256
+ * (e.g. the offer's XEP-0300 hash, or one learnt out of band) before it
+ * commits: a mismatch fails the transfer (FERRY_DONE_INTEGRITY, reason
+ * "sha256-mismatch"; the sender is told with CANCEL integrity) and no file
+ * appears under the final name. Costs a pass of SHA-256 over the data (and,
+ * on a resume, a read of the part already held). Without it, END's
+ * authenticated chain of chunk tags is the integrity check. Call before
+ * ferry_accept_file() or ferry_accept_sink().
+ * @param t an offer waiting for an answer
+ * @param sha256 32 bytes
+ * @return FERRY_RC_OK, or FERRY_RC_STATE when t is not such an offer
+ */
+int ferry_transfer_check_sha256(ferry_transfer_t *t, const uint8_t sha256[32])
+{
+    if (t->is_sender || t->st != T_WAIT_USER || sha256 == NULL) {
+        ctx_error(t->ctx, "not an offer waiting for an answer");
+        return FERRY_RC_STATE;
+    }
+    memcpy(t->want_sha256, sha256, 32);
+    t->check_sha256 = 1;
     return FERRY_RC_OK;
 }
 
@@ -65,11 +98,18 @@ void dp_sink_end(ferry_transfer_t *t, int keep)
 
 static void send_ack(ferry_transfer_t *t)
 {
+    gint64 now = g_get_monotonic_time();
+
     frame_put_ack(t->out, t->next);
-    t->last_ack_us = g_get_monotonic_time();
+    t->last_ack_us = now;
     /* A stream is never resumed: no state to keep. */
-    if (t->sink.file != NULL && !stream_of(t))
-        (void)rfile_save_state(t->sink.file, t->next);
+    if (t->sink.file != NULL && !stream_of(t) &&
+        ((t->next - t->state_next) * t->chunk >= STATE_EVERY ||
+         now - t->state_us >= STATE_US) &&
+        rfile_save_state(t->sink.file, t->next) == FERRY_OK) {
+        t->state_next = t->next;
+        t->state_us = now;
+    }
 }
 
 static gint64 keepalive_us(const ferry_transfer_t *t)
@@ -95,14 +135,18 @@ void dp_keepalive(ferry_transfer_t *t)
     }
 }
 
-/* The application's ceiling, then the sink. */
+/* The application's ceiling, then the sink; the chunk's tag (the 16
+ * bytes after p[len - 1]) joins END's digest, in number order. */
 static int append(ferry_transfer_t *t, const uint8_t *p, size_t len)
 {
     if (t->max_size > 0 && len > t->max_size - MIN(t->written, t->max_size))
         return FERRY_ERR_TOO_LARGE;
     if (sink_write(t, p, len) != FERRY_OK)
         return FERRY_ERR_IO;
-    sha256_update(t->hash, p, len);
+    if (ferry_tags_add(t->hash, p + len) != FERRY_OK ||
+        (t->plain_hash != NULL &&
+         sha256_update(t->plain_hash, p, len) != FERRY_OK))
+        return FERRY_ERR_IO;
     t->written += len;
     return FERRY_OK;
 }
@@ -136,14 +180,17 @@ static int chunk_ok(ferry_transfer_t *t, const struct frame *f, size_t len)
     return 1;
 }
 
-/* Receiver: one DATA frame. In order: append at once, then whatever the
- * cache holds next. Ahead: keep in the bounded cache (claims 10, 11, 15). */
+/* Receiver: one DATA frame. In order: open it where it lies in the input
+ * buffer and append it from there, then whatever the cache holds next.
+ * Ahead: open it into a block of its own (plaintext, then its tag) kept
+ * in the bounded cache (claims 10, 11, 15). */
 void dp_on_data(ferry_transfer_t *t, const struct frame *f)
 {
     uint8_t nonce[12], ad[FERRY_AD_MAX];
     size_t adl, len = f->sealed_len - FERRY_TAG_LEN;
     uint64_t before = t->written;
-    uint8_t *plain, *held;
+    /* f points into t->in, which is ours: the chunk is opened in place. */
+    uint8_t *in_place = (uint8_t *)f->sealed, *plain, *held;
     size_t hl;
     int rc;
 
@@ -155,7 +202,7 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
         dp_finish(t, FERRY_DONE_INTEGRITY, "reorder-window");
         return;
     }
-    plain = f->number == t->next ? t->scratch : malloc(len ? len : 1);
+    plain = f->number == t->next ? in_place : malloc(len + FERRY_TAG_LEN);
     if (plain == NULL) {
         dp_finish(t, FERRY_DONE_IO, "out-of-memory");
         return;
@@ -164,16 +211,18 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
     adl = ferry_ad(FERRY_KIND_DATA, f->number, t->sid, ad);
     if (aead_open(t->aead, nonce, ad, adl, f->sealed, f->sealed_len, plain) !=
         FERRY_OK) {
-        if (plain != t->scratch)
+        if (plain != in_place)
             free(plain);
         dp_fail_integrity(t, "chunk-auth");
         return;
     }
+    if (plain != in_place)
+        memcpy(plain + len, f->sealed + len, FERRY_TAG_LEN);
     if (!t->first_byte) {
         t->first_byte = 1;
         dp_emit_event(t, "first-byte");
         if (t->ds == D_DONE) { /* the application cancelled */
-            if (plain != t->scratch)
+            if (plain != in_place)
                 free(plain);
             return;
         }
@@ -206,7 +255,7 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
 
 void dp_on_end(ferry_transfer_t *t, const struct frame *f)
 {
-    uint8_t pt[40], hash[32], nonce[12], ad[FERRY_AD_MAX];
+    uint8_t pt[40], hash[32], whole[32], nonce[12], ad[FERRY_AD_MAX];
     uint8_t sealed[FERRY_VERIFIED_SEALED_LEN];
     uint64_t size;
     size_t adl;
@@ -231,6 +280,13 @@ void dp_on_end(ferry_transfer_t *t, const struct frame *f)
              size == t->size && t->written == t->size;
     if (!ok || memcmp(pt + 8, hash, 32) != 0) {
         dp_fail_integrity(t, "hash-mismatch");
+        return;
+    }
+    /* Asked for: the whole file's SHA-256 (XEP "Data Transfer"). */
+    if (t->plain_hash != NULL &&
+        (sha256_final(t->plain_hash, whole) != FERRY_OK ||
+         CRYPTO_memcmp(whole, t->want_sha256, 32) != 0)) {
+        dp_fail_integrity(t, "sha256-mismatch");
         return;
     }
     t->end_count = f->number;

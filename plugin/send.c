@@ -1,6 +1,7 @@
 /* libferry: the sender's part of the data path. Chunks are read from the
  * source, sealed in place in the output buffer and framed; END commits to
- * the size and the SHA-256 of the whole in order (XEP "Data Transfer").
+ * the size, the count and a running hash of the chunks' AEAD tags in
+ * number order (XEP "Data Transfer"): no second pass over the data.
  * A stream's chunks are sealed as its data arrives, full or, after a
  * short wait, as they are; its END fixes the size and the count. */
 #include <errno.h>
@@ -41,6 +42,35 @@ int dp_src_read(ferry_transfer_t *t, uint8_t *p, size_t len, uint64_t off)
     return FERRY_OK;
 }
 
+/* Adds chunk num's tag to END's digest, which takes the tags in number
+ * order: a shuffled transfer's tags that come early wait in a small ring. */
+static int chain_tag(ferry_transfer_t *t, uint64_t num, const uint8_t *tag)
+{
+    uint64_t bit;
+
+    if (num == t->chained) {
+        if (ferry_tags_add(t->hash, tag) != FERRY_OK)
+            return FERRY_ERR_CRYPTO;
+        t->chained++;
+        while (t->tag_ring != NULL &&
+               (t->tag_have & (bit = 1ull << (t->chained % TAG_RING)))) {
+            if (ferry_tags_add(t->hash, t->tag_ring[t->chained % TAG_RING]) !=
+                FERRY_OK)
+                return FERRY_ERR_CRYPTO;
+            t->tag_have &= ~bit;
+            t->chained++;
+        }
+        return FERRY_OK;
+    }
+    if (num < t->chained || num - t->chained >= TAG_RING)
+        return FERRY_ERR_INTERNAL; /* shuffles stay within a few chunks */
+    if (t->tag_ring == NULL)
+        t->tag_ring = g_malloc(TAG_RING * FERRY_TAG_RING_LEN);
+    memcpy(t->tag_ring[num % TAG_RING], tag, FERRY_TAG_RING_LEN);
+    t->tag_have |= 1ull << (num % TAG_RING);
+    return FERRY_OK;
+}
+
 /* Seals chunk `num` of len bytes into the output buffer: from the file or
  * memory source at its offset, or from a stream's pump. */
 static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
@@ -62,18 +92,18 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
         buf_unreserve(t->out, FERRY_FRAME_HDR + body);
         return FERRY_ERR_IO;
     }
-    if (t->order == NULL && t->resume_from == 0)
-        sha256_update(t->hash, p + 12, len);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, num, t->sid, ad);
-    if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK)
+    if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK ||
+        chain_tag(t, num, p + 12 + len) != FERRY_OK)
         return FERRY_ERR_CRYPTO;
     if (t->corrupt_chunk == num + 1)
         p[12] ^= 0x01;
     return FERRY_OK;
 }
 
-/* END: the count and, sealed, the size and the hash of what was sent. */
+/* END: the count and, sealed, the size and the digest of this session's
+ * chunk tags. */
 static void put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
 {
     uint8_t pt[40], sealed[FERRY_END_SEALED_LEN], nonce[12], ad[FERRY_AD_MAX];
@@ -82,10 +112,15 @@ static void put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
     t->end_count = count;
     t->end_size = size;
     be64_put(pt, size);
-    sha256_final(t->hash, t->end_hash);
-    memcpy(pt + 8, t->end_hash, 32);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, count, nonce);
     adl = ferry_ad(FERRY_KIND_END, count, t->sid, ad);
+    /* Every chunk of the session is in the chain, none waits in the ring. */
+    if (t->chained != count || t->tag_have != 0 ||
+        sha256_final(t->hash, t->end_hash) != FERRY_OK) {
+        dp_finish(t, FERRY_DONE_IO, "internal");
+        return;
+    }
+    memcpy(pt + 8, t->end_hash, 32);
     if (aead_seal(t->aead, nonce, ad, adl, pt, 40, sealed) != FERRY_OK ||
         frame_put_end(t->out, count, sealed) != FERRY_OK) {
         dp_finish(t, FERRY_DONE_IO, "internal");

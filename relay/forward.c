@@ -85,6 +85,27 @@ static void put_notice(struct relay *r, struct conn *c, int type,
     buf_free(b);
 }
 
+/* Whole frames just became ready for peer: write them now when peer is
+ * not already waiting for its socket (the usual case: its socket takes
+ * them at once), else leave them to its write handler. This saves the
+ * EPOLLOUT round trip (two epoll_ctl calls and a wake-up) per read.
+ * forward_write() cannot come back into forward_read(c) here: it does so
+ * only for a source that is not being read, and c is. -1: peer failed,
+ * and c is closing with it. */
+static int forward_through(struct relay *r, struct conn *c, struct conn *peer)
+{
+    if (peer->c_state != CONN_PAIRED || peer->c_notice_len > 0 ||
+        (loop_getmask(r->loop, peer->c_fd) & LOOP_WRITE)) {
+        conn_want_write(r, peer);
+        return 0;
+    }
+    if (forward_write(r, peer) < 0 || c->c_state != CONN_PAIRED)
+        return -1;
+    if (forward_out_ring(peer)->r_ready > 0 || peer->c_tls_want_write)
+        conn_want_write(r, peer);
+    return 0;
+}
+
 void forward_read(struct relay *r, struct conn *c)
 {
     struct ring *in = in_ring(c);
@@ -117,8 +138,9 @@ void forward_read(struct relay *r, struct conn *c)
         conn_fail(r, c, rc, NULL);
         return;
     }
-    if (peer != NULL && in->r_ready > before)
-        conn_want_write(r, peer);
+    if (peer != NULL && in->r_ready > before &&
+        forward_through(r, c, peer) < 0)
+        return; /* c is closing with its peer */
     if (c->c_tls_want_write)
         conn_want_write(r, c);
     /* A TLS record bigger than the room just filled stays decrypted in
@@ -152,6 +174,16 @@ int forward_write(struct relay *r, struct conn *c)
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR)
                 break;
+            /* c went away (a reset), perhaps right after saying why: a
+             * CANCEL may wait unread in its socket, and a write through
+             * (forward_through) can come before c's read handler. Take
+             * it first, so its peer hears the CANCEL, not PEER_GONE. */
+            if (c->c_state == CONN_PAIRED && src != NULL &&
+                (loop_getmask(r->loop, c->c_fd) & LOOP_READ)) {
+                forward_read(r, c);
+                if (c->c_state != CONN_PAIRED)
+                    return -1;
+            }
             conn_close(r, c, "write-error", FERRY_ERR_PEER_CLOSED);
             return -1;
         }

@@ -502,6 +502,8 @@ static void on_offer(ferry_transfer_t *t, const ferry_offer_info_t *o, void *ud)
     p->last_offer = x;
     if (p->max_size > 0 && p->offer_mode != HX_OFFER_DEFER)
         (void)ferry_transfer_set_max_size(t, p->max_size);
+    if (p->check_sha256 != NULL && p->offer_mode != HX_OFFER_DEFER)
+        (void)ferry_transfer_check_sha256(t, p->check_sha256);
     switch (p->offer_mode) {
     case HX_OFFER_FILE:
         x->accept_rc = ferry_accept_file(t, p->dir);

@@ -94,6 +94,8 @@ struct hx_peer {
     const char *reject_reason; /* HX_OFFER_REJECT */
     uint64_t sink_stall;       /* HX_OFFER_SINK: gate after this many bytes */
     uint64_t max_size; /* accepting: ferry_transfer_set_max_size() first */
+    const uint8_t *check_sha256; /* accepting: ferry_transfer_check_sha256()
+                                    first, with these 32 bytes */
     GPtrArray *xfers;  /* struct hx_xfer *, in creation order */
     struct hx_xfer *last_offer;
     /* Optional: called after each event is recorded. */

@@ -735,6 +735,70 @@ START_TEST(interrupted_transfer_resumes)
 }
 END_TEST
 
+/* The SHA-256 of a file, for ferry_transfer_check_sha256(). */
+static void file_sha256(const char *path, uint8_t out[32])
+{
+    GChecksum *c = g_checksum_new(G_CHECKSUM_SHA256);
+    gsize n = 32;
+    gchar *d;
+    gsize len;
+
+    ck_assert(g_file_get_contents(path, &d, &len, NULL));
+    g_checksum_update(c, (const guchar *)d, (gssize)len);
+    g_checksum_get_digest(c, out, &n);
+    g_checksum_free(c);
+    g_free(d);
+}
+
+/* Asked for, the receiver checks the whole file's SHA-256: on a resume too
+ * (it hashes the part it holds first), and a wrong one is an integrity
+ * failure with no file under the final name (_i: mode; bit 1 wrong hash). */
+START_TEST(receiver_checks_sha256_when_asked)
+{
+    static const char sid[] = "Rz3v9QkTn2WbL7aP-sha256";
+    int wrong = (_i >> 1) & 1;
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = 3 * MiB + 77;
+    struct hx_xfer *a1, *b1, *a2, *b2;
+    uint8_t want[32];
+    char *src;
+
+    start(_i & 1, 1);
+    src = make_file("h.bin", size, 21);
+    file_sha256(src, want);
+    want[5] ^= wrong;
+    bob->check_sha256 = want;
+    o.sid = sid;
+    o.name = "h.bin";
+    /* First attempt breaks after 1.5 MiB: the second resumes. */
+    ck_assert_int_eq(
+        hx_send_source(alice, HX_BOB, NULL, src, size, 3 * MiB / 2, &o, &a1),
+        FERRY_RC_OK);
+    WAIT_FOR(hx_gate_hit(h) && bob->last_offer != NULL &&
+             bob->last_offer->progress >= MiB);
+    b1 = bob->last_offer;
+    ck_assert_int_eq(ferry_cancel(a1->t), FERRY_RC_OK);
+    hx_gate_open(h);
+    WAIT_FOR(all_done());
+    ck_assert(exists(bob->dir, "h.bin.part"));
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a2), FERRY_RC_OK);
+    WAIT_FOR(all_done() && bob->last_offer != b1);
+    b2 = bob->last_offer;
+    ck_assert(has_event(b2, "resuming"));
+    if (wrong) {
+        check_done(b2, FERRY_DONE_INTEGRITY, "sha256-mismatch");
+        check_done(a2, FERRY_DONE_INTEGRITY, "integrity");
+        ck_assert(!exists(bob->dir, "h.bin"));
+    } else {
+        check_done(a2, FERRY_DONE_OK, "");
+        check_done(b2, FERRY_DONE_OK, "");
+        ck_assert(hx_same_file(src, b2->path));
+    }
+    g_free(src);
+    stop();
+}
+END_TEST
+
 /* ---- the component ------------------------------------------------------- */
 
 /* Bit 0 mode, bit 1 the sender requests. */
@@ -1597,6 +1661,7 @@ static Suite *suite(void)
     tcase_add_loop_test(flow, shuffled_chunks_reassemble, 0, 2);
     tcase_add_loop_test(flow, same_name_lands_as_name_1, 0, 2);
     tcase_add_loop_test(flow, interrupted_transfer_resumes, 0, 2);
+    tcase_add_loop_test(flow, receiver_checks_sha256_when_asked, 0, 4);
     tcase_add_loop_test(end, reject_ends_both_sides, 0, 2);
     tcase_add_loop_test(end, sender_cancels_while_offered, 0, 2);
     tcase_add_loop_test(end, receiver_cancels_while_deciding, 0, 2);

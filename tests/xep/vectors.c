@@ -19,6 +19,31 @@ static void show(const char *name, const uint8_t *p, size_t len)
     printf("%s: %s\n", name, hex);
 }
 
+/* END's digest of tags[0..n) of a session that starts at chunk `first`,
+ * and, as name-input, the bytes it hashes. */
+static int tags_digest(const char *name, uint64_t first, uint8_t tags[][16],
+                       size_t n, uint8_t out[32])
+{
+    uint8_t in[sizeof(FERRY_TAGS_LABEL) - 1 + 8 + 4 * 16];
+    size_t ll = sizeof(FERRY_TAGS_LABEL) - 1, i;
+    struct sha256 *h = ferry_tags_new(first);
+    char label[48];
+    int bad = h == NULL;
+
+    memcpy(in, FERRY_TAGS_LABEL, ll);
+    be64_put(in + ll, first);
+    for (i = 0; i < n && !bad; i++) {
+        bad |= ferry_tags_add(h, tags[i]);
+        memcpy(in + ll + 8 + 16 * i, tags[i], 16);
+    }
+    bad |= h == NULL || sha256_final(h, out);
+    snprintf(label, sizeof(label), "%s-input", name);
+    show(label, in, ll + 8 + 16 * n);
+    show(name, out, 32);
+    sha256_free(h);
+    return bad;
+}
+
 static int unhex(const char *s, uint8_t *out, size_t n)
 {
     return hex_decode(s, out, n) == FERRY_OK ? 0 : 1;
@@ -33,9 +58,8 @@ static int stream_vectors(const uint8_t shared[32], const uint8_t key[32],
     static const char sid[] = "f3rry-stream-1";
     static const char *chunks[] = {"Hello,", "stream!"};
     uint8_t ck[32], nonce[12], ad[FERRY_AD_MAX], sealed[64], endpt[40],
-        endsealed[56];
+        endsealed[56], tags[2][16];
     char name[32];
-    struct sha256 *h = sha256_new();
     struct aead *a;
     uint64_t size = 0, n;
     size_t adl, len;
@@ -56,11 +80,11 @@ static int stream_vectors(const uint8_t shared[32], const uint8_t key[32],
         snprintf(name, sizeof(name), "stream-data-frame-%d", (int)n);
         show(name, buf_ptr(b), buf_len(b));
         buf_reset(b);
-        sha256_update(h, chunks[n], len);
+        memcpy(tags[n], sealed + len, 16);
         size += len;
     }
     be64_put(endpt, size);
-    sha256_final(h, endpt + 8);
+    bad |= tags_digest("stream-end-digest", 0, tags, 2, endpt + 8);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 2, nonce);
     adl = ferry_ad(FERRY_KIND_END, 2, sid, ad);
     bad |= aead_seal(a, nonce, ad, adl, endpt, 40, endsealed);
@@ -70,7 +94,47 @@ static int stream_vectors(const uint8_t shared[32], const uint8_t key[32],
     bad |= frame_put_end(b, 2, endsealed);
     show("stream-end-frame", buf_ptr(b), buf_len(b));
     buf_reset(b);
-    sha256_free(h);
+    aead_free(a);
+    return bad;
+}
+
+/* A resumed session: a file of 1037 bytes in chunks of 1024 (1024 bytes
+ * 'a', then "Hello, Ferry!"); the receiver holds chunk 0 from an earlier
+ * session and accepts with resume-from 1. This session sends chunk 1 and
+ * END: count 2 and size 1037 are the whole file's, the digest chains the
+ * tags of this session's chunks only, from chunk 1. (A real resume has a
+ * fresh content key; the vector reuses the fixed keys under its own sid.) */
+static int resume_vectors(const uint8_t shared[32], const uint8_t key[32],
+                          struct buf *b)
+{
+    static const char sid[] = "f3rry-resume-1", msg[] = "Hello, Ferry!";
+    uint8_t ck[32], nonce[12], ad[FERRY_AD_MAX], sealed[64], endpt[40],
+        endsealed[56], tags[1][16];
+    size_t adl, len = strlen(msg);
+    struct aead *a;
+    int bad = 0;
+
+    bad |= ferry_content_key(shared, key, sid, ck);
+    printf("resume-sid: %s\n", sid);
+    show("resume-content-key", ck, 32);
+    a = aead_new(ck);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 1, nonce);
+    adl = ferry_ad(FERRY_KIND_DATA, 1, sid, ad);
+    bad |= aead_seal(a, nonce, ad, adl, (const uint8_t *)msg, len, sealed);
+    bad |= frame_put_data(b, 1, sealed, len + 16);
+    printf("resume-chunk-1-plaintext: %s\n", msg);
+    show("resume-data-frame-1", buf_ptr(b), buf_len(b));
+    buf_reset(b);
+    memcpy(tags[0], sealed + len, 16);
+    be64_put(endpt, 1024 + len);
+    bad |= tags_digest("resume-end-digest", 1, tags, 1, endpt + 8);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 2, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 2, sid, ad);
+    bad |= aead_seal(a, nonce, ad, adl, endpt, 40, endsealed);
+    show("resume-end-plaintext", endpt, 40);
+    bad |= frame_put_end(b, 2, endsealed);
+    show("resume-end-frame", buf_ptr(b), buf_len(b));
+    buf_reset(b);
     aead_free(a);
     return bad;
 }
@@ -86,7 +150,7 @@ int main(void)
         vsealed[FERRY_VERIFIED_SEALED_LEN];
     size_t adl, i;
     struct aead *a;
-    struct sha256 *h;
+    uint8_t tags[1][16];
     struct buf *b = buf_new(4096);
     int bad = 0;
 
@@ -138,11 +202,9 @@ int main(void)
     show("data-frame", buf_ptr(b), buf_len(b));
     buf_reset(b);
 
-    h = sha256_new();
-    sha256_update(h, msg, strlen(msg));
+    memcpy(tags[0], sealed + strlen(msg), 16);
     be64_put(endpt, strlen(msg));
-    sha256_final(h, endpt + 8);
-    sha256_free(h);
+    bad |= tags_digest("end-digest", 0, tags, 1, endpt + 8);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 1, nonce);
     adl = ferry_ad(FERRY_KIND_END, 1, sid, ad);
     bad |= aead_seal(a, nonce, ad, adl, endpt, 40, endsealed);
@@ -171,6 +233,7 @@ int main(void)
     aead_free(a);
 
     bad |= stream_vectors(shared, key, b);
+    bad |= resume_vectors(shared, key, b);
     buf_free(b);
     if (bad)
         fprintf(stderr, "vectors: a computation failed\n");
