@@ -95,6 +95,10 @@ typedef struct {
     uint64_t size;    /**< FERRY_SIZE_UNKNOWN: a stream */
     const char *media_type;
     uint32_t chunk_size;
+    /** The SHA-256 the sender announced (XEP-0300), or NULL; valid during
+     *  the callback: pass it to ferry_transfer_check_sha256() there to have
+     *  the received file checked against it. */
+    const uint8_t *sha256;
 } ferry_offer_info_t;
 
 typedef struct {

@@ -309,6 +309,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     info.size = t->size;
     info.media_type = t->media;
     info.chunk_size = t->chunk;
+    info.sha256 = o.has_sha256 ? o.sha256 : NULL;
     ctx->cb.offer(t, &info, ctx->ud);
 }
 
