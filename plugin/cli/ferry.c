@@ -646,6 +646,9 @@ static int parse_args(int argc, char **argv)
         err("recv takes no arguments (the files come from the sender)");
         return -1;
     }
+    /* Waiting for the peer is "nothing happening" too. */
+    if (o.wait > o.timeout)
+        o.wait = o.timeout;
     if (o.to_stdout && o.count != 1) {
         err("--stdout takes one file or stream (--count 1)");
         return -1;

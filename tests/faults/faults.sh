@@ -17,7 +17,7 @@ register_user alice alice-pw
 register_user bob bob-pw
 head -c 16777216 /dev/urandom >"$T/src.bin"
 corrupt=0 hung=0 failed_after=0
-defined() { case $1 in 0 | 6[5-9] | 7[0-2] | 137) return 0 ;; esac; return 1; }
+defined() { case $1 in 0 | 6[5-9] | 7[0-3] | 137) return 0 ;; esac; return 1; }
 
 # wait_exit PID: sets RC to its exit status, or "hung" after LIMIT
 # seconds (it must run in this shell: only the parent can wait).
@@ -73,7 +73,10 @@ transfer() { # dir timeout -> sets A B (pids)
         --timeout "$2" -q 2>>"$T/bob.log" &
     B=$!
     sleep 0.3
-    ferry_cli alice send -q --chunk-size 4096 --timeout "$2" bob@localhost/cli \
+    # --wait: a receiver killed before it answered the probe is waited for
+    # this long, as for any peer not online yet.
+    ferry_cli alice send -q --chunk-size 4096 --timeout "$2" --wait 6 \
+        bob@localhost/cli \
         "$T/src.bin" 2>>"$T/alice.log" &
     A=$!
 }
