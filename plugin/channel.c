@@ -271,8 +271,7 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
         return;
     }
     if (!t->deliver)
-        send_message(t->ctx, t->peer, ferry_channel_build(t->ctx->x, &t->ch),
-                     NULL);
+        send_message(t->ctx, t->peer, ferry_channel_build(t->ctx->x, &t->ch));
     channel_ready(t);
 }
 

@@ -229,8 +229,8 @@ int peer_key_ok(const uint8_t pub[32]);
 /* offer.c: the sender's side (ferry_send*, the peer's <accept/>). */
 void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);
-void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
-                  const char *body);
+/* A session message (a headline with no-store hints, no body) to `to`. */
+void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
 /* The same; returns the message's id (g_free it). */
 char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
 /* offer.c: sends the offer to t->peer, now a full JID. */

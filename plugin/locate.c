@@ -86,7 +86,7 @@ static void on_probe(ferry_ctx_t *ctx, const char *from, xmpp_stanza_t *el)
     }
     if (ctx->answers++ >= ANSWERS_PER_S)
         return;
-    g_free(send_message_id(ctx, from, sid_el(ctx, "here", sid)));
+    send_message(ctx, from, sid_el(ctx, "here", sid));
 }
 
 int locate_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)

@@ -23,15 +23,21 @@ static void file_close(void *ud)
     close(GPOINTER_TO_INT(ud) - 1);
 }
 
+/* 96 bits as a session id: base64url, 16 characters. */
+static void sid_from(const uint8_t bits[12], char sid[65])
+{
+    b64_encode(bits, 12, sid);
+    for (char *p = sid; *p; p++)
+        if (*p == '+' || *p == '/')
+            *p = *p == '+' ? '-' : '_';
+}
+
 static void make_sid(char sid[65])
 {
     uint8_t rnd[12];
 
     ferry_random(rnd, sizeof(rnd));
-    b64_encode(rnd, sizeof(rnd), sid);
-    for (char *p = sid; *p; p++)
-        if (*p == '+' || *p == '/')
-            *p = *p == '+' ? '-' : '_';
+    sid_from(rnd, sid);
 }
 
 int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
@@ -168,10 +174,7 @@ static void identity_sid(const ferry_ctx_t *ctx, const char *peer,
     g_checksum_update(c, (const guchar *)buf, -1);
     g_checksum_get_digest(c, d, &dl);
     g_checksum_free(c);
-    b64_encode(d, 12, sid);
-    for (char *p = sid; *p; p++)
-        if (*p == '+' || *p == '/')
-            *p = *p == '+' ? '-' : '_';
+    sid_from(d, sid);
     free(abs);
     g_free(me);
     g_free(them);
@@ -254,8 +257,7 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         if (strcmp(t->peer, from) != 0)
             send_message(ctx, from,
                          ferry_reason_build(ctx->x, "cancel", t->sid,
-                                            "cancelled", NULL),
-                         NULL);
+                                            "cancelled", NULL));
         return;
     }
     g_free(t->peer);

@@ -109,10 +109,8 @@ char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el)
     return id;
 }
 
-void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el,
-                  const char *body)
+void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el)
 {
-    (void)body;
     g_free(send_message_id(ctx, to, el));
 }
 
@@ -155,8 +153,7 @@ static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
     t->cancel_sent = 1;
     send_message(
         t->ctx, t->peer,
-        ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL),
-        NULL);
+        ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL));
 }
 
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
@@ -283,8 +280,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         send_message(ctx, from,
                      ferry_reason_build(ctx->x, "reject", o.sid, "busy",
                                         ctx->jid ? "too many offers waiting"
-                                                 : "not ready"),
-                     NULL);
+                                                 : "not ready"));
         return;
     }
     if ((t = transfer_new(ctx, 0)) == NULL)
@@ -325,7 +321,7 @@ static int accept_common(ferry_transfer_t *t)
     memcpy(a.key, t->my_pub, 32);
     a.has_resume = t->resume_from > 0;
     a.resume_from = t->resume_from;
-    send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a), NULL);
+    send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a));
     if (t->resume_from > 0) {
         ctx_enter(ctx);
         transfer_event(t, "resuming");
@@ -403,8 +399,7 @@ int ferry_reject(ferry_transfer_t *t, const char *reason, const char *text)
     if ((reason = reject_token(reason)) == NULL)
         reason = "declined";
     send_message(t->ctx, t->peer,
-                 ferry_reason_build(t->ctx->x, "reject", t->sid, reason, text),
-                 NULL);
+                 ferry_reason_build(t->ctx->x, "reject", t->sid, reason, text));
     ctx_enter(t->ctx);
     transfer_finish(t, FERRY_DONE_REJECTED, reason);
     (void)ctx_leave(t->ctx);
