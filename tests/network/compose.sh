@@ -41,15 +41,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ "${1:-}" = --install ]; then
-    [ "$(id -u)" = 0 ] || { echo "compose: --install needs root" >&2; exit 1; }
-    podman_install || exit 1
-fi
-podman_conf
-if ! why=$(podman_usable); then
-    echo "compose: $why; skipped"
-    exit 77
-fi
+podman_prepare compose "${1:-}"
 t0=$(now)
 podman_base_image || { echo "compose: cannot make the base image" >&2; exit 1; }
 if ! podman run --rm --network none docker.io/library/debian:12 true >"$T/probe.log" 2>&1; then

@@ -1,6 +1,8 @@
 # Sourced by the container tests (tests/network/compose.sh): podman serving
 # the Docker API on a private socket, driven by Debian's docker-compose.
 # See NOTES.md, "Running the compose network for real".
+#   podman_prepare NAME [--install]   the common start of every container
+#                       test: install (with --install), configure, or exit 77
 #   podman_install      apt-get what is missing (root; CI passes --install)
 #   podman_usable       0 when podman and docker-compose can run containers here
 #   podman_base_image   debian:12 (and -slim, bookworm) from a cached debootstrap
@@ -153,4 +155,20 @@ podman_health_stop() {
     kill "$HEALTH_PID" 2>/dev/null
     wait "$HEALTH_PID" 2>/dev/null
     HEALTH_PID=
+}
+
+# podman_prepare NAME [--install]: installs what is missing when asked
+# (root only), writes our containers.conf, and exits the calling script
+# with 77 where podman cannot run containers.
+podman_prepare() {
+    local name=$1 why
+    if [ "${2:-}" = --install ]; then
+        [ "$(id -u)" = 0 ] || { echo "$name: --install needs root" >&2; exit 1; }
+        podman_install || exit 1
+    fi
+    podman_conf
+    if ! why=$(podman_usable); then
+        echo "$name: $why; skipped"
+        exit 77
+    fi
 }

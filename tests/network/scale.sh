@@ -56,15 +56,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
-if [ "${1:-}" = --install ]; then
-    [ "$(id -u)" = 0 ] || { echo "scale: --install needs root" >&2; exit 1; }
-    podman_install || exit 1
-fi
-podman_conf
-if ! why=$(podman_usable); then
-    echo "scale: $why; skipped"
-    exit 77
-fi
+podman_prepare scale "${1:-}"
 for c in nsenter tc curl; do
     command -v $c >/dev/null || { echo "scale: needs $c; skipped"; exit 77; }
 done
