@@ -223,6 +223,20 @@ int ferry_channel_parse(xmpp_stanza_t *el, struct ferry_channel *c,
             BAD("requester");
         strcpy(c->requester, v);
     }
+    if ((v = xmpp_stanza_get_attribute(el, "slots")) != NULL) {
+        if (parse_u64(v, FERRY_FANOUT_MAX, &u) != FERRY_OK || u == 0 ||
+            u != c->id[1])
+            BAD("slots");
+        c->slots = (unsigned)u;
+    } else if (c->id[1] != 0)
+        BAD("slots");
+    if ((v = xmpp_stanza_get_attribute(el, "slot")) != NULL) {
+        if (parse_u64(v, FERRY_FANOUT_MAX - 1, &u) != FERRY_OK ||
+            u >= c->slots)
+            BAD("slot");
+        c->has_slot = 1;
+        c->slot = (unsigned)u;
+    }
     return FERRY_OK;
 }
 
@@ -243,6 +257,10 @@ xmpp_stanza_t *ferry_channel_build(xmpp_ctx_t *ctx,
     xmpp_stanza_set_attribute(el, "expires", t);
     if (c->requester[0])
         xmpp_stanza_set_attribute(el, "requester", c->requester);
+    if (c->slots > 0)
+        set_u64(el, "slots", c->slots);
+    if (c->has_slot)
+        set_u64(el, "slot", c->slot);
     return el;
 }
 
@@ -250,6 +268,8 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
                         const char **bad)
 {
     const char *v;
+    xmpp_stanza_t *c;
+    unsigned n = 0;
 
     memset(r, 0, sizeof(*r));
     v = xmpp_stanza_get_attribute(el, "sid");
@@ -267,6 +287,29 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
     if (get_bool(xmpp_stanza_get_attribute(el, "deliver"), 0, &r->deliver) !=
         FERRY_OK)
         BAD("deliver");
+    if ((v = xmpp_stanza_get_attribute(el, "slots")) != NULL) {
+        uint64_t u;
+        int peer_listed = 0;
+        if (parse_u64(v, FERRY_FANOUT_MAX, &u) != FERRY_OK || u == 0 ||
+            r->role != ROLE_SENDER || r->deliver)
+            BAD("slots");
+        r->slots = (unsigned)u;
+        for (c = xmpp_stanza_get_children(el); c; c = xmpp_stanza_get_next(c)) {
+            if (!xmpp_stanza_is_tag(c) ||
+                strcmp(xmpp_stanza_get_name(c), "leg") != 0)
+                continue;
+            v = xmpp_stanza_get_attribute(c, "jid");
+            if (n >= r->slots || !ferry_valid_jid(v) || !ferry_jid_is_full(v))
+                BAD("leg");
+            if (strcmp(v, r->peer) == 0)
+                peer_listed = 1;
+            r->legs[n++] = v;
+        }
+        if (n != r->slots)
+            BAD("leg");
+        if (!peer_listed)
+            BAD("peer");
+    }
     return FERRY_OK;
 }
 
@@ -282,6 +325,16 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
         set_u64(el, "size", r->size);
     if (r->deliver)
         xmpp_stanza_set_attribute(el, "deliver", "true");
+    if (r->slots > 0) {
+        unsigned i;
+        set_u64(el, "slots", r->slots);
+        for (i = 0; i < r->slots; i++) {
+            xmpp_stanza_t *leg = xmpp_stanza_new(ctx);
+            xmpp_stanza_set_name(leg, "leg");
+            xmpp_stanza_set_attribute(leg, "jid", r->legs[i]);
+            xmpp_stanza_add_child_ex(el, leg, 0);
+        }
+    }
     return el;
 }
 
@@ -405,6 +458,12 @@ int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
             BAD("sha256");
         o->has_sha256 = 1;
     }
+    /* A fan-out's channel has one requester for all receivers: the
+     * sender. */
+    if (get_bool(xmpp_stanza_get_attribute(el, "fan-out"), 0, &o->fan_out) !=
+            FERRY_OK ||
+        (o->fan_out && o->requester != ROLE_SENDER))
+        BAD("fan-out");
     return FERRY_OK;
 }
 
@@ -425,6 +484,8 @@ xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o)
         hex_encode(o->sha256, 32, hx);
         xmpp_stanza_set_attribute(el, "sha256", hx);
     }
+    if (o->fan_out)
+        xmpp_stanza_set_attribute(el, "fan-out", "true");
     return el;
 }
 

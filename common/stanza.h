@@ -28,6 +28,9 @@
  * has this value. */
 #define FERRY_SIZE_STREAM FERRY_SIZE_MAX
 
+/* Most receivers one fan-out channel has (the slots byte of its id). */
+#define FERRY_FANOUT_MAX 64
+
 struct ferry_channel {
     char sid[65];
     uint8_t id[32];
@@ -37,6 +40,12 @@ struct ferry_channel {
     uint8_t key[32];
     uint64_t expires;                  /* Unix seconds */
     char requester[FERRY_JID_MAX + 1]; /* empty unless delivered */
+    /* fan-out (XEP "Fan-out"): slots 0 = one-to-one. In the component's
+     * answer slots = N; in the information a sender gives receiver i,
+     * slots = N and slot = i, and key is that slot's key. */
+    unsigned slots;
+    int has_slot;
+    unsigned slot;
 };
 
 struct ferry_request {
@@ -45,6 +54,11 @@ struct ferry_request {
     int role; /* ROLE_SENDER or ROLE_RECEIVER */
     uint64_t size;
     int deliver;
+    /* fan-out: slots 1..FERRY_FANOUT_MAX receivers, each a <leg jid=''/>
+     * (pointers into the parsed element, or the caller's strings for the
+     * builder); slots 0: one-to-one, no legs. */
+    unsigned slots;
+    const char *legs[FERRY_FANOUT_MAX];
 };
 
 struct ferry_offer {
@@ -57,6 +71,7 @@ struct ferry_offer {
     int requester; /* ROLE_SENDER or ROLE_RECEIVER */
     int has_sha256;
     uint8_t sha256[32];
+    int fan_out; /* offered to several receivers: never resume-from */
 };
 
 struct ferry_accept {

@@ -233,6 +233,79 @@ START_TEST(request_validation)
 }
 END_TEST
 
+/* Fan-out (XEP "Fan-out"): a request names its slots and one <leg/> per
+ * slot, the peer among them; channel information carries slots equal to
+ * the id's slots byte, and a slot below it. */
+START_TEST(fan_out_request_and_channel)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(
+        ctx, "<request xmlns='urn:xmpp:ferry:0' sid='a' peer='b@c/d' "
+             "role='sender' size='1' slots='2'><leg jid='b@c/d'/>"
+             "<leg jid='e@f/g'/></request>");
+    struct ferry_request r, r2;
+    struct ferry_channel c, c2;
+    xmpp_stanza_t *b, *leg;
+    const char *bad;
+
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
+    ck_assert_uint_eq(r.slots, 2);
+    ck_assert_str_eq(r.legs[1], "e@f/g");
+    b = ferry_request_build(ctx, &r);
+    ck_assert_int_eq(ferry_request_parse(b, &r2, &bad), FERRY_OK);
+    ck_assert_uint_eq(r2.slots, 2);
+    ck_assert_str_eq(r2.legs[0], "b@c/d");
+    xmpp_stanza_release(b);
+    /* more legs than slots, a bare leg, the peer not a leg, deliver */
+    xmpp_stanza_set_attribute(s, "slots", "1");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "leg");
+    xmpp_stanza_set_attribute(s, "slots", "3");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "leg");
+    xmpp_stanza_set_attribute(s, "slots", "65");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "slots");
+    xmpp_stanza_set_attribute(s, "slots", "2");
+    leg = xmpp_stanza_get_children(s);
+    xmpp_stanza_set_attribute(leg, "jid", "b@c");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "leg");
+    xmpp_stanza_set_attribute(leg, "jid", "x@c/d");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "peer");
+    xmpp_stanza_set_attribute(leg, "jid", "b@c/d");
+    xmpp_stanza_set_attribute(s, "deliver", "true");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "slots");
+    xmpp_stanza_release(s);
+
+    memset(&c, 0, sizeof(c));
+    strcpy(c.sid, "s1");
+    c.id[1] = 3;
+    c.id[4 + 7] = 100;
+    strcpy(c.host, "relay.example");
+    c.port = 5290;
+    c.expires = 100;
+    c.slots = 3;
+    c.has_slot = 1;
+    c.slot = 2;
+    b = ferry_channel_build(ctx, &c);
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&c, &c2, sizeof(c)), 0);
+    xmpp_stanza_set_attribute(b, "slot", "3");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "slot");
+    xmpp_stanza_set_attribute(b, "slot", "0");
+    xmpp_stanza_set_attribute(b, "slots", "2"); /* not the id's */
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "slots");
+    xmpp_stanza_del_attribute(b, "slots");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "slots");
+    xmpp_stanza_release(b);
+}
+END_TEST
+
 /* <release channel='...'/>: exactly 64 lower-case hex digits. */
 static int release_of(const char *attrs, uint8_t id[32], const char **bad)
 {
@@ -361,6 +434,7 @@ static Suite *suite(void)
     tcase_add_test(tc, offer_without_size_is_a_stream);
     tcase_add_test(tc, jid_and_time_helpers);
     tcase_add_test(tc, release_round_trips_and_rejects_garbage);
+    tcase_add_test(tc, fan_out_request_and_channel);
     tcase_add_test(tc, error_reply_carries_conditions_and_from);
     suite_add_tcase(s, tc);
     return s;
