@@ -10,15 +10,29 @@
 #include "err.h"
 
 #define PROOF_LABEL "ferry proof v0"
+#define SLOT_LABEL "ferry slot v0"
 
-int chan_id_new(uint64_t expiry, uint8_t id[32])
+int chan_id_new_slots(uint64_t expiry, unsigned slots, uint8_t id[32])
 {
+    if (slots > FERRY_SLOTS_MAX)
+        return FERRY_ERR_BAD_VALUE;
     memset(id, 0, 4);
     id[0] = FERRY_CHAN_ID_VERSION;
+    id[1] = (uint8_t)slots;
     be64_put(id + 4, expiry);
     if (RAND_bytes(id + 12, 20) != 1)
         return FERRY_ERR_CRYPTO;
     return FERRY_OK;
+}
+
+int chan_id_new(uint64_t expiry, uint8_t id[32])
+{
+    return chan_id_new_slots(expiry, 0, id);
+}
+
+unsigned chan_id_slots(const uint8_t id[32])
+{
+    return id[1];
 }
 
 uint64_t chan_id_expiry(const uint8_t id[32])
@@ -30,7 +44,7 @@ int chan_id_check(const uint8_t id[32], uint64_t now)
 {
     if (id[0] != FERRY_CHAN_ID_VERSION)
         return FERRY_ERR_BAD_VERSION;
-    if (id[1] != 0 || id[2] != 0 || id[3] != 0)
+    if (id[1] > FERRY_SLOTS_MAX || id[2] != 0 || id[3] != 0)
         return FERRY_ERR_BAD_VALUE;
     if (chan_id_expiry(id) < now)
         return FERRY_ERR_EXPIRED;
@@ -44,6 +58,21 @@ int chan_key(const uint8_t *secret, size_t secret_len, const uint8_t id[32],
 
     if (HMAC(EVP_sha256(), secret, (int)secret_len, id, 32, key, &len) ==
             NULL ||
+        len != 32)
+        return FERRY_ERR_CRYPTO;
+    return FERRY_OK;
+}
+
+int chan_slot_key(const uint8_t chan_key[32], unsigned slot, uint8_t out[32])
+{
+    uint8_t msg[sizeof(SLOT_LABEL) - 1 + 1];
+    unsigned int len = 32;
+
+    if (slot >= FERRY_SLOTS_MAX)
+        return FERRY_ERR_BAD_VALUE;
+    memcpy(msg, SLOT_LABEL, sizeof(SLOT_LABEL) - 1);
+    msg[sizeof(SLOT_LABEL) - 1] = (uint8_t)slot;
+    if (HMAC(EVP_sha256(), chan_key, 32, msg, sizeof(msg), out, &len) == NULL ||
         len != 32)
         return FERRY_ERR_CRYPTO;
     return FERRY_OK;

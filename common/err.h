@@ -34,6 +34,9 @@ enum ferry_err {
     FERRY_ERR_RATE_LIMITED = 22,   /* too many channel requests */
     FERRY_ERR_NO_RELAY = 23,       /* no relay available */
     FERRY_ERR_REFUSED = 24,        /* any other refusal */
+    /* fan-out channels */
+    FERRY_ERR_TOO_SLOW = 25, /* a leg fell behind the lag limit, dropped */
+    FERRY_ERR_TOO_LATE = 26, /* joined after data began, or answered late */
     FERRY_ERR_WIRE_MAX = 99,
     /* local only */
     FERRY_ERR_NEED_MORE = 100, /* decoder: input incomplete, not an error */

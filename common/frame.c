@@ -50,6 +50,23 @@ int frame_check_header(uint8_t type, uint32_t body_len, uint32_t max_body)
     return FERRY_OK;
 }
 
+/* A LEG's inner frame: one whole frame of exactly len bytes, not a LEG. A
+ * truncated or padded inner frame is malformed; an inner frame that is whole
+ * but wrong gets its own code. */
+static int check_inner(const uint8_t *p, size_t len)
+{
+    struct frame in;
+    size_t used = 0;
+    int r;
+
+    if (len < FERRY_FRAME_HDR || p[0] == FRAME_LEG)
+        return FERRY_ERR_MALFORMED;
+    r = frame_decode(p, len, FERRY_FRAME_MAX, &in, &used);
+    if (r == FERRY_ERR_NEED_MORE || (r == FERRY_OK && used != len))
+        return FERRY_ERR_MALFORMED;
+    return r;
+}
+
 static int parse_body(struct frame *f)
 {
     const uint8_t *b = f->body;
@@ -67,6 +84,10 @@ static int parse_body(struct frame *f)
         f->role = b[1];
         f->chan_id = b + 2;
         f->proof = b + 2 + FERRY_CHAN_ID_LEN;
+        if (f->body_len == FERRY_AUTH_SLOT_LEN) {
+            f->has_slot = 1;
+            f->slot = b[FERRY_AUTH_LEN];
+        }
         if (f->version != FERRY_PROTO_VERSION)
             return FERRY_ERR_BAD_VERSION;
         if (f->role != ROLE_SENDER && f->role != ROLE_RECEIVER)
@@ -84,6 +105,7 @@ static int parse_body(struct frame *f)
         f->sealed_len = f->body_len - 8;
         break;
     case FRAME_VERIFIED:
+    case FRAME_KEY:
         f->sealed = b;
         f->sealed_len = f->body_len;
         break;
@@ -110,6 +132,11 @@ static int parse_body(struct frame *f)
             if (f->text[i] < 0x20 || f->text[i] > 0x7e)
                 return FERRY_ERR_BAD_VALUE;
         break;
+    case FRAME_LEG:
+        f->slot = b[0];
+        f->inner = b + 1;
+        f->inner_len = f->body_len - 1;
+        return check_inner(f->inner, f->inner_len);
     default:
         break;
     }
@@ -190,12 +217,25 @@ int frame_put_hello(struct buf *b, const uint8_t challenge[32])
 int frame_put_auth(struct buf *b, uint8_t role, const uint8_t chan_id[32],
                    const uint8_t proof[32])
 {
-    uint8_t body[66];
+    uint8_t body[FERRY_AUTH_LEN];
 
     body[0] = FERRY_PROTO_VERSION;
     body[1] = role;
     memcpy(body + 2, chan_id, FERRY_CHAN_ID_LEN);
     memcpy(body + 2 + FERRY_CHAN_ID_LEN, proof, FERRY_PROOF_LEN);
+    return put_frame(b, FRAME_AUTH, body, sizeof(body), NULL, 0);
+}
+
+int frame_put_auth_slot(struct buf *b, uint8_t role, const uint8_t id[32],
+                        const uint8_t proof[32], uint8_t slot)
+{
+    uint8_t body[FERRY_AUTH_SLOT_LEN];
+
+    body[0] = FERRY_PROTO_VERSION;
+    body[1] = role;
+    memcpy(body + 2, id, FERRY_CHAN_ID_LEN);
+    memcpy(body + 2 + FERRY_CHAN_ID_LEN, proof, FERRY_PROOF_LEN);
+    body[FERRY_AUTH_LEN] = slot;
     return put_frame(b, FRAME_AUTH, body, sizeof(body), NULL, 0);
 }
 
@@ -238,6 +278,20 @@ int frame_put_verified(struct buf *b,
 {
     return put_frame(b, FRAME_VERIFIED, sealed, FERRY_VERIFIED_SEALED_LEN, NULL,
                      0);
+}
+
+int frame_put_key(struct buf *b, const uint8_t sealed[FERRY_KEY_SEALED_LEN])
+{
+    return put_frame(b, FRAME_KEY, sealed, FERRY_KEY_SEALED_LEN, NULL, 0);
+}
+
+int frame_put_leg(struct buf *b, uint8_t slot, const uint8_t *inner,
+                  size_t inner_len)
+{
+    if (inner_len > FERRY_LEG_MAX - 1 ||
+        check_inner(inner, inner_len) != FERRY_OK)
+        return FERRY_ERR_BAD_VALUE;
+    return put_frame(b, FRAME_LEG, &slot, 1, inner, inner_len);
 }
 
 int frame_put_code(struct buf *b, uint8_t type, uint16_t code)

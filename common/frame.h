@@ -32,6 +32,15 @@
 /* Largest body of any frame: a DATA frame with a full chunk. */
 #define FERRY_FRAME_MAX (8u + FERRY_CHUNK_MAX + FERRY_TAG_LEN)
 #define FERRY_END_SEALED_LEN (8 + FERRY_SHA256_LEN + FERRY_TAG_LEN)
+/* KEY: the fan-out transfer key K sealed under a leg key (32 + tag). */
+#define FERRY_KEY_SEALED_LEN (32 + FERRY_TAG_LEN)
+/* AUTH body: 66 bytes, or 67 with a receiver's slot on a fan-out channel. */
+#define FERRY_AUTH_LEN 66
+#define FERRY_AUTH_SLOT_LEN 67
+/* LEG body: slot u8 | one whole inner frame. The largest inner frame is
+ * END (8 + FERRY_END_SEALED_LEN = 64 bytes of body). */
+#define FERRY_LEG_MIN (1 + FERRY_FRAME_HDR)
+#define FERRY_LEG_MAX (1 + FERRY_FRAME_HDR + 8 + FERRY_END_SEALED_LEN)
 
 enum frame_type {
     FRAME_HELLO = 0x01,
@@ -42,10 +51,12 @@ enum frame_type {
     FRAME_ACK = 0x12,
     FRAME_CANCEL = 0x13,
     FRAME_VERIFIED = 0x14,
+    FRAME_KEY = 0x15,
     FRAME_PEER_JOINED = 0x20,
     FRAME_PEER_GONE = 0x21,
     FRAME_SLOW_DOWN = 0x22,
     FRAME_RESUME = 0x23,
+    FRAME_LEG = 0x24,
     FRAME_ERROR = 0x7f,
 };
 
@@ -59,7 +70,8 @@ enum ferry_role { ROLE_SENDER = 1, ROLE_RECEIVER = 2 };
 /* X(name, code, min body, max body, senders) */
 #define FRAME_TABLE(X)                                                         \
     X(HELLO, 0x01, 33, 33, FRAME_FROM_RELAY)                                   \
-    X(AUTH, 0x02, 66, 66, FRAME_FROM_SENDER | FRAME_FROM_RECEIVER)             \
+    X(AUTH, 0x02, FERRY_AUTH_LEN, FERRY_AUTH_SLOT_LEN,                         \
+      FRAME_FROM_SENDER | FRAME_FROM_RECEIVER)                                 \
     X(ADMITTED, 0x03, 1, 1, FRAME_FROM_RELAY)                                  \
     X(DATA, 0x10, 8 + FERRY_TAG_LEN + 1, FERRY_FRAME_MAX, FRAME_FROM_SENDER)   \
     X(END, 0x11, 8 + FERRY_END_SEALED_LEN, 8 + FERRY_END_SEALED_LEN,           \
@@ -68,10 +80,14 @@ enum ferry_role { ROLE_SENDER = 1, ROLE_RECEIVER = 2 };
     X(CANCEL, 0x13, 2, 2, FRAME_FROM_SENDER | FRAME_FROM_RECEIVER)             \
     X(VERIFIED, 0x14, FERRY_VERIFIED_SEALED_LEN, FERRY_VERIFIED_SEALED_LEN,    \
       FRAME_FROM_RECEIVER)                                                     \
+    X(KEY, 0x15, FERRY_KEY_SEALED_LEN, FERRY_KEY_SEALED_LEN,                   \
+      FRAME_FROM_SENDER)                                                       \
     X(PEER_JOINED, 0x20, 0, 0, FRAME_FROM_RELAY)                               \
     X(PEER_GONE, 0x21, 2, 2, FRAME_FROM_RELAY)                                 \
     X(SLOW_DOWN, 0x22, 4, 4, FRAME_FROM_RELAY)                                 \
     X(RESUME, 0x23, 0, 0, FRAME_FROM_RELAY)                                    \
+    X(LEG, 0x24, FERRY_LEG_MIN, FERRY_LEG_MAX,                                 \
+      FRAME_FROM_RELAY | FRAME_FROM_SENDER)                                    \
     X(ERROR, 0x7f, 2, 2 + FERRY_ERROR_TEXT_MAX, FRAME_FROM_RELAY)
 
 struct frame_info {
@@ -96,17 +112,24 @@ struct frame {
     /* parsed fields, by type */
     uint8_t version;          /* HELLO, AUTH */
     uint8_t role;             /* AUTH */
+    uint8_t slot;             /* AUTH (when has_slot), LEG */
+    int has_slot;             /* AUTH: the 67-byte form */
     uint8_t flag;             /* ADMITTED: peer already present */
     const uint8_t *challenge; /* HELLO */
     const uint8_t *chan_id;   /* AUTH */
     const uint8_t *proof;     /* AUTH */
     uint64_t number;          /* DATA, END (chunk count), ACK */
-    const uint8_t *sealed;    /* DATA, END, VERIFIED */
+    const uint8_t *sealed;    /* DATA, END, VERIFIED, KEY */
     size_t sealed_len;
     uint16_t code;    /* CANCEL, PEER_GONE, ERROR */
     uint32_t queued;  /* SLOW_DOWN */
     const char *text; /* ERROR (not NUL-terminated) */
     size_t text_len;
+    /* LEG: the inner frame, header included; decode it again with
+     * frame_decode(). It is a whole frame of exactly inner_len bytes and
+     * never itself a LEG. */
+    const uint8_t *inner;
+    size_t inner_len;
 };
 
 /* Checks a header alone: known type, body length within the type's range
@@ -127,6 +150,9 @@ int frame_put_header(struct buf *b, uint8_t type, uint32_t body_len);
 int frame_put_hello(struct buf *b, const uint8_t challenge[32]);
 int frame_put_auth(struct buf *b, uint8_t role, const uint8_t chan_id[32],
                    const uint8_t proof[32]);
+/* The 67-byte AUTH of a receiver on a fan-out channel. */
+int frame_put_auth_slot(struct buf *b, uint8_t role, const uint8_t id[32],
+                        const uint8_t proof[32], uint8_t slot);
 int frame_put_admitted(struct buf *b, uint8_t peer_present);
 int frame_put_data(struct buf *b, uint64_t number, const uint8_t *sealed,
                    size_t sealed_len);
@@ -136,6 +162,11 @@ int frame_put_ack(struct buf *b, uint64_t next);
 /* sealed: from ferry_verified_seal(). */
 int frame_put_verified(struct buf *b,
                        const uint8_t sealed[FERRY_VERIFIED_SEALED_LEN]);
+int frame_put_key(struct buf *b, const uint8_t sealed[FERRY_KEY_SEALED_LEN]);
+/* inner: one whole frame (header included) that is not a LEG and fits a
+ * LEG body; else FERRY_ERR_BAD_VALUE. */
+int frame_put_leg(struct buf *b, uint8_t slot, const uint8_t *inner,
+                  size_t inner_len);
 int frame_put_code(struct buf *b, uint8_t type, uint16_t code);
 /* PEER_JOINED, RESUME: the types whose body is always empty. */
 int frame_put_empty(struct buf *b, uint8_t type);

@@ -55,6 +55,9 @@ static int check_header(uint8_t type, uint32_t len, void *ud)
      * they are forwarded like any other and the ends close. */
     if (!(fi->senders & need) || type == FRAME_AUTH)
         return FERRY_ERR_UNEXPECTED;
+    /* KEY and LEG belong to fan-out channels only. */
+    if (type == FRAME_KEY || type == FRAME_LEG)
+        return FERRY_ERR_UNEXPECTED;
     return FERRY_OK;
 }
 
@@ -138,8 +141,7 @@ void forward_read(struct relay *r, struct conn *c)
         conn_fail(r, c, rc, NULL);
         return;
     }
-    if (peer != NULL && in->r_ready > before &&
-        forward_through(r, c, peer) < 0)
+    if (peer != NULL && in->r_ready > before && forward_through(r, c, peer) < 0)
         return; /* c is closing with its peer */
     if (c->c_tls_want_write)
         conn_want_write(r, c);

@@ -39,6 +39,12 @@ static void admit(struct relay *r, struct conn *c, const struct frame *f)
         conn_fail(r, c, rc == FERRY_ERR_CRYPTO ? FERRY_ERR_INTERNAL : rc, NULL);
         return;
     }
+    /* The relay does not carry fan-out channels yet: a slot or a slots
+     * byte is a value it cannot serve. */
+    if (f->has_slot || chan_id_slots(f->chan_id) > 0) {
+        conn_fail(r, c, FERRY_ERR_BAD_VALUE, NULL);
+        return;
+    }
     c->c_role = f->role;
     rc = pair_admit(r, c, f->chan_id, chan_id_expiry(f->chan_id));
     if (rc != FERRY_OK)
@@ -50,11 +56,19 @@ static void admit(struct relay *r, struct conn *c, const struct frame *f)
 void handshake_read(struct relay *r, struct conn *c)
 {
     struct frame f;
-    size_t used;
+    size_t used, want = FERRY_FRAME_HDR;
     ssize_t n;
     int rc;
 
-    n = io_read(c, c->c_hs + c->c_hs_len, HS_AUTH_LEN - c->c_hs_len);
+    /* The header first, then exactly the body it announced (66 or 67
+     * bytes: a longer one was refused when the header arrived). */
+    if (c->c_hs_len >= FERRY_FRAME_HDR) {
+        want = FERRY_FRAME_HDR + (((size_t)c->c_hs[1] << 16) |
+                                  ((size_t)c->c_hs[2] << 8) | c->c_hs[3]);
+        if (want > HS_AUTH_LEN)
+            want = HS_AUTH_LEN;
+    }
+    n = io_read(c, c->c_hs + c->c_hs_len, want - c->c_hs_len);
     if (n == 0) {
         conn_close(r, c, "closed-in-handshake", 0);
         return;

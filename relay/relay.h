@@ -91,7 +91,7 @@ enum conn_state {
 };
 
 #define NOTICE_MAX 512
-#define HS_AUTH_LEN (FERRY_FRAME_HDR + 66)
+#define HS_AUTH_LEN (FERRY_FRAME_HDR + FERRY_AUTH_SLOT_LEN)
 
 struct channel;
 
@@ -100,7 +100,7 @@ struct conn {
     struct ssl_st *c_ssl; /* NULL: plain TCP */
     int c_tls_hs;         /* TLS handshake not finished: no frames yet */
     int c_tls_want_write; /* TLS must write before the last call can go on */
-    uint64_t c_id; /* for logs */
+    uint64_t c_id;        /* for logs */
     enum conn_state c_state;
     uint8_t c_role;
     struct channel *c_chan;

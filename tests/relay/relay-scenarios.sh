@@ -119,7 +119,7 @@ check "neighbour transfer after oversize frame" neighbour os
 "$TC" raw --port "$RELAY_PORT" --hex 474554202f20485454502f312e310d0a \
     >"$T/gb.raw" 2>&1
 check "garbage bytes get unknown-type" expect_error unknown-type "$T/gb.raw"
-"$TC" raw --port "$RELAY_PORT" --hex 0200004300 >"$T/bl.raw" 2>&1
+"$TC" raw --port "$RELAY_PORT" --hex 0200004100 >"$T/bl.raw" 2>&1
 check "AUTH of wrong length gets bad-length" expect_error bad-length "$T/bl.raw"
 "$TC" raw --port "$RELAY_PORT" --hex 1000002000 >"$T/ue.raw" 2>&1
 check "DATA before AUTH gets unexpected" expect_error unexpected "$T/ue.raw"

@@ -1,6 +1,9 @@
 #include <check.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
 #include "chan.h"
 #include "err.h"
 #include "frame.h"
@@ -36,6 +39,69 @@ START_TEST(new_id_has_version_expiry_and_randomness)
     ck_assert(chan_id_expiry(a) == NOW + 60);
     ck_assert_int_ne(memcmp(a, b, 32), 0);
     ck_assert_int_eq(chan_id_check(a, NOW), FERRY_OK);
+}
+END_TEST
+
+START_TEST(slots_byte_round_trips_and_is_checked)
+{
+    uint8_t id[32];
+    unsigned n;
+
+    for (n = 0; n <= FERRY_SLOTS_MAX; n++) {
+        ck_assert_int_eq(chan_id_new_slots(NOW + 60, n, id), FERRY_OK);
+        ck_assert_uint_eq(id[1], n);
+        ck_assert_uint_eq(chan_id_slots(id), n);
+        ck_assert_uint_eq(id[2] | id[3], 0);
+        ck_assert(chan_id_expiry(id) == NOW + 60);
+        ck_assert_int_eq(chan_id_check(id, NOW), FERRY_OK);
+    }
+    memset(id, 0xee, 32);
+    ck_assert_int_eq(chan_id_new_slots(NOW + 60, 65, id), FERRY_ERR_BAD_VALUE);
+    ck_assert_uint_eq(id[0], 0xee); /* untouched */
+    chan_id_new(NOW + 60, id);
+    ck_assert_uint_eq(chan_id_slots(id), 0);
+    id[1] = 65;
+    ck_assert_int_eq(chan_id_check(id, NOW), FERRY_ERR_BAD_VALUE);
+    id[1] = 0xff;
+    ck_assert_int_eq(chan_id_check(id, NOW), FERRY_ERR_BAD_VALUE);
+    id[1] = 64;
+    id[3] = 1;
+    ck_assert_int_eq(chan_id_check(id, NOW), FERRY_ERR_BAD_VALUE);
+}
+END_TEST
+
+START_TEST(slot_key_matches_independent_hmac)
+{
+    uint8_t key[32], got[32], want[32], msg[14];
+    unsigned int len = 32;
+    unsigned i;
+
+    memset(key, 0x42, 32);
+    memcpy(msg, "ferry slot v0", 13);
+    for (i = 0; i < FERRY_SLOTS_MAX; i++) {
+        msg[13] = (uint8_t)i;
+        HMAC(EVP_sha256(), key, 32, msg, 14, want, &len);
+        ck_assert_int_eq(chan_slot_key(key, i, got), FERRY_OK);
+        ck_assert_int_eq(memcmp(got, want, 32), 0);
+    }
+    ck_assert_int_eq(chan_slot_key(key, FERRY_SLOTS_MAX, got),
+                     FERRY_ERR_BAD_VALUE);
+}
+END_TEST
+
+START_TEST(slot_keys_differ_by_slot_and_channel_key)
+{
+    uint8_t k1[32], k2[32], a[32], b[32];
+
+    memset(k1, 1, 32);
+    memset(k2, 2, 32);
+    chan_slot_key(k1, 0, a);
+    chan_slot_key(k1, 1, b);
+    ck_assert_int_ne(memcmp(a, b, 32), 0);
+    chan_slot_key(k2, 0, b);
+    ck_assert_int_ne(memcmp(a, b, 32), 0);
+    /* a slot key is not the channel key it came from */
+    ck_assert_int_ne(memcmp(a, k1, 32), 0);
 }
 END_TEST
 
@@ -171,6 +237,9 @@ static Suite *suite(void)
 
     tcase_add_test(tc, channel_key_matches_independent_hmac);
     tcase_add_test(tc, new_id_has_version_expiry_and_randomness);
+    tcase_add_test(tc, slots_byte_round_trips_and_is_checked);
+    tcase_add_test(tc, slot_key_matches_independent_hmac);
+    tcase_add_test(tc, slot_keys_differ_by_slot_and_channel_key);
     tcase_add_test(tc, valid_proof_verifies);
     tcase_add_test(tc, expired_channel_refused_even_with_right_proof);
     tcase_add_test(tc, wrong_secret_refused);

@@ -7,7 +7,7 @@ START_TEST(every_wire_code_has_name_text_and_round_trips)
 {
     int c;
 
-    for (c = 1; c <= FERRY_ERR_REFUSED; c++) {
+    for (c = 1; c <= FERRY_ERR_TOO_LATE; c++) {
         ck_assert(ferry_err_is_wire(c));
         ck_assert_str_ne(ferry_errname(c), "unknown");
         ck_assert_str_ne(ferry_strerror(c), "unknown error");
@@ -68,6 +68,24 @@ START_TEST(component_refusals_are_cancel_reasons)
 }
 END_TEST
 
+START_TEST(fan_out_codes_are_wire_codes)
+{
+    ck_assert_int_eq(FERRY_ERR_TOO_SLOW, 25);
+    ck_assert_int_eq(FERRY_ERR_TOO_LATE, 26);
+    ck_assert_int_eq(ferry_errcode("too-slow"), FERRY_ERR_TOO_SLOW);
+    ck_assert_int_eq(ferry_errcode("too-late"), FERRY_ERR_TOO_LATE);
+    ck_assert(ferry_err_is_wire(FERRY_ERR_TOO_SLOW));
+    ck_assert(ferry_err_is_wire(FERRY_ERR_TOO_LATE));
+    ck_assert(!ferry_err_is_wire(27));
+    ck_assert_str_ne(ferry_err_condition(FERRY_ERR_TOO_SLOW),
+                     "undefined-condition");
+    ck_assert_str_ne(ferry_err_condition(FERRY_ERR_TOO_LATE),
+                     "undefined-condition");
+    ck_assert_str_eq(ferry_strerror(FERRY_ERR_TOO_LATE),
+                     "fan-out transfer already began");
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("err");
@@ -78,6 +96,7 @@ static Suite *suite(void)
     tcase_add_test(tc, unknown_codes_get_safe_strings);
     tcase_add_test(tc, codes_map_to_rfc6120_conditions);
     tcase_add_test(tc, component_refusals_are_cancel_reasons);
+    tcase_add_test(tc, fan_out_codes_are_wire_codes);
     suite_add_tcase(s, tc);
     return s;
 }

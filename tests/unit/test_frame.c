@@ -59,6 +59,273 @@ START_TEST(auth_round_trip)
 }
 END_TEST
 
+START_TEST(auth_with_slot_round_trip)
+{
+    uint8_t id[32], proof[32];
+    struct frame f;
+
+    memset(id, 1, 32);
+    memset(proof, 2, 32);
+    ck_assert_int_eq(frame_put_auth_slot(b, ROLE_RECEIVER, id, proof, 63),
+                     FERRY_OK);
+    ck_assert_uint_eq(buf_len(b), FERRY_FRAME_HDR + 67);
+    decode_whole(&f);
+    ck_assert_uint_eq(f.type, FRAME_AUTH);
+    ck_assert_uint_eq(f.role, ROLE_RECEIVER);
+    ck_assert_int_eq(f.has_slot, 1);
+    ck_assert_uint_eq(f.slot, 63);
+    ck_assert_int_eq(memcmp(f.chan_id, id, 32), 0);
+    ck_assert_int_eq(memcmp(f.proof, proof, 32), 0);
+    buf_reset(b);
+    ck_assert_int_eq(frame_put_auth(b, ROLE_SENDER, id, proof), FERRY_OK);
+    decode_whole(&f);
+    ck_assert_int_eq(f.has_slot, 0);
+    ck_assert_uint_eq(f.slot, 0);
+}
+END_TEST
+
+START_TEST(auth_of_65_or_68_bytes_refused)
+{
+    struct frame f;
+    size_t used;
+
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x02\x00\x00\x41", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x02\x00\x00\x44", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_TOO_LARGE);
+}
+END_TEST
+
+START_TEST(key_round_trip_and_only_48_bytes)
+{
+    uint8_t sealed[FERRY_KEY_SEALED_LEN];
+    struct frame f;
+    size_t used;
+
+    ck_assert_uint_eq(FERRY_KEY_SEALED_LEN, 48);
+    memset(sealed, 0x4b, sizeof(sealed));
+    ck_assert_int_eq(frame_put_key(b, sealed), FERRY_OK);
+    ck_assert_uint_eq(buf_len(b), FERRY_FRAME_HDR + 48);
+    ck_assert_uint_eq(buf_ptr(b)[0], 0x15);
+    decode_whole(&f);
+    ck_assert_uint_eq(f.type, FRAME_KEY);
+    ck_assert_uint_eq(f.sealed_len, 48);
+    ck_assert_ptr_eq(f.sealed, buf_ptr(b) + FERRY_FRAME_HDR);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x15\x00\x00\x2f", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x15\x00\x00\x31", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_uint_eq(frame_info(FRAME_KEY)->senders, FRAME_FROM_SENDER);
+}
+END_TEST
+
+/* Wraps the frame now in b into a LEG for slot, in b2. */
+static void wrap(struct buf *b2, uint8_t slot)
+{
+    ck_assert_int_eq(frame_put_leg(b2, slot, buf_ptr(b), buf_len(b)), FERRY_OK);
+}
+
+START_TEST(leg_round_trip_every_inner_type)
+{
+    uint8_t sealed[FERRY_END_SEALED_LEN], key[FERRY_KEY_SEALED_LEN];
+    struct buf *b2 = buf_new(256);
+    struct frame f, in;
+    size_t used, k;
+
+    memset(sealed, 7, sizeof(sealed));
+    memset(key, 8, sizeof(key));
+    for (k = 0; k < 7; k++) {
+        buf_reset(b);
+        buf_reset(b2);
+        switch (k) {
+        case 0:
+            frame_put_ack(b, 9);
+            break;
+        case 1:
+            frame_put_verified(b, sealed);
+            break;
+        case 2:
+            frame_put_code(b, FRAME_CANCEL, FERRY_ERR_CANCELLED);
+            break;
+        case 3:
+            frame_put_empty(b, FRAME_PEER_JOINED);
+            break;
+        case 4:
+            frame_put_code(b, FRAME_PEER_GONE, FERRY_ERR_TOO_SLOW);
+            break;
+        case 5:
+            frame_put_key(b, key);
+            break;
+        default:
+            frame_put_end(b, 3, sealed);
+            break;
+        }
+        wrap(b2, (uint8_t)(k * 9));
+        ck_assert_uint_eq(buf_len(b2), FERRY_FRAME_HDR + 1 + buf_len(b));
+        ck_assert_int_eq(
+            frame_decode(buf_ptr(b2), buf_len(b2), FERRY_FRAME_MAX, &f, &used),
+            FERRY_OK);
+        ck_assert_uint_eq(used, buf_len(b2));
+        ck_assert_uint_eq(f.type, FRAME_LEG);
+        ck_assert_uint_eq(f.slot, k * 9);
+        ck_assert_uint_eq(f.inner_len, buf_len(b));
+        ck_assert_int_eq(memcmp(f.inner, buf_ptr(b), buf_len(b)), 0);
+        ck_assert_int_eq(
+            frame_decode(f.inner, f.inner_len, FERRY_FRAME_MAX, &in, &used),
+            FERRY_OK);
+        ck_assert_uint_eq(used, f.inner_len);
+        ck_assert_uint_eq(in.type, buf_ptr(b)[0]);
+    }
+    /* END is the largest inner frame: the LEG's maximum body. */
+    ck_assert_uint_eq(buf_len(b2), FERRY_FRAME_HDR + 69);
+    ck_assert_uint_eq(frame_info(FRAME_LEG)->max_body, 69);
+    ck_assert_uint_eq(frame_info(FRAME_LEG)->min_body, 5);
+    buf_free(b2);
+}
+END_TEST
+
+START_TEST(leg_inside_leg_is_malformed)
+{
+    struct buf *b2 = buf_new(256);
+    struct frame f;
+    size_t used;
+    /* LEG(0, LEG(1, PEER_JOINED)) built by hand: the encoder refuses it */
+    static const uint8_t nested[] = {0x24, 0, 0, 10,   0, 0x24, 0,
+                                     0,    5, 1, 0x20, 0, 0,    0};
+
+    frame_put_empty(b, FRAME_PEER_JOINED);
+    wrap(b2, 1);
+    ck_assert_int_eq(frame_put_leg(b, 0, buf_ptr(b2), buf_len(b2)),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(
+        frame_decode(nested, sizeof(nested), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_MALFORMED);
+    buf_free(b2);
+}
+END_TEST
+
+START_TEST(leg_inner_must_be_exactly_one_whole_frame)
+{
+    struct frame f;
+    size_t used;
+    /* inner header says 8 bytes (ACK) but only 4 follow */
+    static const uint8_t shortin[] = {0x24, 0, 0, 9, 2, 0x12, 0,
+                                      0,    8, 0, 0, 0, 0};
+    /* inner PEER_JOINED followed by a stray byte */
+    static const uint8_t padded[] = {0x24, 0, 0, 6, 2, 0x20, 0, 0, 0, 0xaa};
+    /* inner of unknown type, of bad length, with a bad code */
+    static const uint8_t unknown[] = {0x24, 0, 0, 5, 2, 0x55, 0, 0, 0};
+    static const uint8_t badlen[] = {0x24, 0, 0, 6, 2, 0x20, 0, 0, 1, 0};
+    static const uint8_t badcode[] = {0x24, 0, 0, 7, 2, 0x21, 0, 0, 2, 0, 100};
+    /* header alone shorter than an inner header */
+    static const uint8_t tiny[] = {0x24, 0, 0, 4, 2, 0x20, 0, 0};
+
+    ck_assert_int_eq(
+        frame_decode(shortin, sizeof(shortin), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_MALFORMED);
+    ck_assert_int_eq(
+        frame_decode(padded, sizeof(padded), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_MALFORMED);
+    ck_assert_int_eq(
+        frame_decode(unknown, sizeof(unknown), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_UNKNOWN_TYPE);
+    ck_assert_int_eq(
+        frame_decode(badlen, sizeof(badlen), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_BAD_LENGTH);
+    ck_assert_int_eq(
+        frame_decode(badcode, sizeof(badcode), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(
+        frame_decode(tiny, sizeof(tiny), FERRY_FRAME_MAX, &f, &used),
+        FERRY_ERR_BAD_LENGTH);
+    /* the encoder refuses the same inner frames and writes nothing */
+    ck_assert_int_eq(frame_put_leg(b, 0, shortin + 5, sizeof(shortin) - 5),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(frame_put_leg(b, 0, padded + 5, sizeof(padded) - 5),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(frame_put_leg(b, 0, NULL, 0), FERRY_ERR_BAD_VALUE);
+    ck_assert_uint_eq(buf_len(b), 0);
+}
+END_TEST
+
+START_TEST(leg_over_69_bytes_refused_from_header)
+{
+    struct frame f;
+    size_t used;
+    static uint8_t big[FERRY_FRAME_HDR + 30];
+
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x24\x00\x00\x46", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_TOO_LARGE);
+    /* a DATA frame cannot be wrapped past the maximum */
+    big[0] = FRAME_DATA;
+    big[3] = 30;
+    ck_assert_int_eq(frame_put_leg(b, 0, big, sizeof(big)), FERRY_OK);
+    buf_reset(b);
+    {
+        static uint8_t huge[FERRY_FRAME_HDR + 100];
+        huge[0] = FRAME_DATA;
+        huge[3] = 100;
+        ck_assert_int_eq(frame_put_leg(b, 0, huge, sizeof(huge)),
+                         FERRY_ERR_BAD_VALUE);
+    }
+    ck_assert_uint_eq(buf_len(b), 0);
+}
+END_TEST
+
+START_TEST(every_truncation_of_a_leg_needs_more)
+{
+    uint8_t sealed[FERRY_END_SEALED_LEN];
+    struct buf *b2 = buf_new(256);
+    struct frame f;
+    size_t used, n;
+
+    memset(sealed, 1, sizeof(sealed));
+    frame_put_end(b, 4, sealed);
+    wrap(b2, 5);
+    for (n = 0; n < buf_len(b2); n++) {
+        uint8_t *cut = malloc(n ? n : 1);
+        memcpy(cut, buf_ptr(b2), n);
+        ck_assert_int_eq(frame_decode(cut, n, FERRY_FRAME_MAX, &f, &used),
+                         FERRY_ERR_NEED_MORE);
+        free(cut);
+    }
+    buf_free(b2);
+}
+END_TEST
+
+/* Every bit flip of a LEG decodes to a code and never reads outside. */
+START_TEST(every_bit_flip_of_a_leg_returns_a_code)
+{
+    struct buf *b2 = buf_new(256);
+    struct frame f;
+    size_t used, i, len;
+    uint8_t *p;
+    int rc;
+
+    frame_put_code(b, FRAME_PEER_GONE, FERRY_ERR_PEER_CLOSED);
+    wrap(b2, 3);
+    len = buf_len(b2);
+    p = malloc(len);
+    for (i = 0; i < len * 8; i++) {
+        memcpy(p, buf_ptr(b2), len);
+        p[i / 8] ^= (uint8_t)(1u << (i % 8));
+        rc = frame_decode(p, len, FERRY_FRAME_MAX, &f, &used);
+        if (rc == FERRY_OK) {
+            ck_assert_uint_le(used, len);
+            if (f.type == FRAME_LEG)
+                ck_assert_uint_eq(f.inner_len + 1, f.body_len);
+        }
+    }
+    free(p);
+    buf_free(b2);
+}
+END_TEST
+
 START_TEST(admitted_round_trip)
 {
     struct frame f;
@@ -330,7 +597,7 @@ START_TEST(table_has_unique_codes_and_sane_ranges)
     size_t n, i, j;
     const struct frame_info *t = frame_table(&n);
 
-    ck_assert_uint_eq(n, 13);
+    ck_assert_uint_eq(n, 15);
     for (i = 0; i < n; i++) {
         ck_assert_uint_le(t[i].min_body, t[i].max_body);
         ck_assert_uint_le(t[i].max_body, FERRY_FRAME_MAX);
@@ -351,6 +618,15 @@ static Suite *suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hello_round_trip);
     tcase_add_test(tc, auth_round_trip);
+    tcase_add_test(tc, auth_with_slot_round_trip);
+    tcase_add_test(tc, auth_of_65_or_68_bytes_refused);
+    tcase_add_test(tc, key_round_trip_and_only_48_bytes);
+    tcase_add_test(tc, leg_round_trip_every_inner_type);
+    tcase_add_test(tc, leg_inside_leg_is_malformed);
+    tcase_add_test(tc, leg_inner_must_be_exactly_one_whole_frame);
+    tcase_add_test(tc, leg_over_69_bytes_refused_from_header);
+    tcase_add_test(tc, every_truncation_of_a_leg_needs_more);
+    tcase_add_test(tc, every_bit_flip_of_a_leg_returns_a_code);
     tcase_add_test(tc, admitted_round_trip);
     tcase_add_test(tc, data_round_trip);
     tcase_add_test(tc, data_with_largest_chunk_round_trips);
