@@ -320,15 +320,14 @@ int sha256_final(struct sha256 *s, uint8_t out[32])
                                                      : FERRY_ERR_CRYPTO;
 }
 
-struct sha256 *ferry_tags_new(uint64_t first)
+static struct sha256 *chain_new(const char *label, uint64_t first)
 {
     struct sha256 *s = sha256_new();
     uint8_t f[8];
 
     be64_put(f, first);
     if (s != NULL &&
-        (sha256_update(s, FERRY_TAGS_LABEL, sizeof(FERRY_TAGS_LABEL) - 1) !=
-             FERRY_OK ||
+        (sha256_update(s, label, strlen(label)) != FERRY_OK ||
          sha256_update(s, f, sizeof(f)) != FERRY_OK)) {
         sha256_free(s);
         s = NULL;
@@ -336,7 +335,49 @@ struct sha256 *ferry_tags_new(uint64_t first)
     return s;
 }
 
+struct sha256 *ferry_tags_new(uint64_t first)
+{
+    return chain_new(FERRY_TAGS_LABEL, first);
+}
+
 int ferry_tags_add(struct sha256 *s, const uint8_t tag[16])
 {
     return sha256_update(s, tag, 16);
+}
+
+struct sha256 *ferry_sealed_new(uint64_t first)
+{
+    return chain_new(FERRY_SEALED_LABEL, first);
+}
+
+int ferry_sealed_element(const uint8_t *sealed, size_t len, uint8_t out[32])
+{
+    return EVP_Digest(sealed, len, out, NULL, EVP_sha256(), NULL) == 1
+               ? FERRY_OK
+               : FERRY_ERR_CRYPTO;
+}
+
+int ferry_key_wrap(struct aead *leg, const char *sid, const uint8_t k[32],
+                   uint8_t out[FERRY_KEY_WRAP_LEN])
+{
+    uint8_t nonce[12], ad[FERRY_AD_MAX];
+    size_t adl;
+
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_KEY, 0, nonce);
+    adl = ferry_ad(FERRY_KIND_KEY, 0, sid, ad);
+    return aead_seal(leg, nonce, ad, adl, k, 32, out);
+}
+
+int ferry_key_unwrap(struct aead *leg, const char *sid,
+                     const uint8_t in[FERRY_KEY_WRAP_LEN], uint8_t k[32])
+{
+    uint8_t nonce[12], ad[FERRY_AD_MAX];
+    size_t adl;
+
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_KEY, 0, nonce);
+    adl = ferry_ad(FERRY_KIND_KEY, 0, sid, ad);
+    return aead_open(leg, nonce, ad, adl, in, FERRY_KEY_WRAP_LEN, k) ==
+                   FERRY_OK
+               ? FERRY_OK
+               : FERRY_ERR_INTEGRITY;
 }

@@ -26,7 +26,12 @@
 #define FERRY_AD_MAX (1 + 8 + FERRY_SID_MAX)
 
 enum { FERRY_DIR_TO_RECEIVER = 1, FERRY_DIR_TO_SENDER = 2 };
-enum { FERRY_KIND_DATA = 1, FERRY_KIND_END = 2, FERRY_KIND_VERIFIED = 3 };
+enum {
+    FERRY_KIND_DATA = 1,
+    FERRY_KIND_END = 2,
+    FERRY_KIND_VERIFIED = 3,
+    FERRY_KIND_KEY = 4 /* fan-out: the transfer key, to one receiver */
+};
 /* size u64 | digest (END's), sealed: the body of VERIFIED. */
 #define FERRY_VERIFIED_SEALED_LEN (8 + 32 + 16)
 
@@ -83,6 +88,27 @@ int ferry_verified_open(struct aead *a, const char *sid, uint64_t count,
 struct sha256;
 struct sha256 *ferry_tags_new(uint64_t first);
 int ferry_tags_add(struct sha256 *s, const uint8_t tag[16]);
+
+/* Fan-out (XEP "Fan-out"). Every receiver knows the transfer key K the
+ * chunks are sealed under, and with a GCM key known tags are not collision
+ * resistant; so a fan-out END's digest chains a SHA-256 of each whole
+ * sealed chunk (ciphertext and tag) instead of its tag:
+ *   element(n) = SHA-256(sealed body of DATA n)
+ *   digest     = SHA-256("ferry sealed v0" | first u64 | element(first) |
+ *                        element(first+1) | ...)
+ * and END goes to each receiver sealed under its own leg key, which the
+ * other receivers lack. */
+#define FERRY_SEALED_LABEL "ferry sealed v0"
+struct sha256 *ferry_sealed_new(uint64_t first);
+int ferry_sealed_element(const uint8_t *sealed, size_t len, uint8_t out[32]);
+/* K sealed for one receiver under its leg key: nonce(1, 4, 0),
+ * AD(4, 0, sid); 48 bytes, the body of a KEY frame. */
+#define FERRY_KEY_WRAP_LEN (32 + 16)
+int ferry_key_wrap(struct aead *leg, const char *sid, const uint8_t k[32],
+                   uint8_t out[FERRY_KEY_WRAP_LEN]);
+/* FERRY_OK with k filled, or FERRY_ERR_INTEGRITY. */
+int ferry_key_unwrap(struct aead *leg, const char *sid,
+                     const uint8_t in[FERRY_KEY_WRAP_LEN], uint8_t k[32]);
 
 /* Streaming SHA-256. */
 struct sha256;

@@ -10,6 +10,8 @@
 
 #include <strophe.h>
 
+#include "chan.h"
+
 #define FERRY_NS "urn:xmpp:ferry:0"
 #define FERRY_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define FERRY_NS_DISCO_INFO "http://jabber.org/protocol/disco#info"
@@ -29,7 +31,7 @@
 #define FERRY_SIZE_STREAM FERRY_SIZE_MAX
 
 /* Most receivers one fan-out channel has (the slots byte of its id). */
-#define FERRY_FANOUT_MAX 64
+#define FERRY_FANOUT_MAX FERRY_SLOTS_MAX
 
 struct ferry_channel {
     char sid[65];

@@ -220,6 +220,7 @@ void channel_request(ferry_transfer_t *t)
     rq.role = t->is_sender ? ROLE_SENDER : ROLE_RECEIVER;
     rq.size = t->size;
     rq.deliver = t->deliver;
+    group_request(t, &rq);
     iq = xmpp_iq_new(ctx->x, "set", "x");
     xmpp_stanza_add_child_ex(iq, ferry_request_build(ctx->x, &rq), 0);
     t->st = T_REQUESTING;
@@ -270,7 +271,9 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
         transfer_fail(t, FERRY_DONE_REFUSED, "bad-channel", "bad-value");
         return;
     }
-    if (!t->deliver)
+    if (t->group != NULL && t->group->fan)
+        group_send_channels(t);
+    else if (!t->deliver)
         send_message(t->ctx, t->peer, ferry_channel_build(t->ctx->x, &t->ch));
     channel_ready(t);
 }
@@ -278,6 +281,9 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
 void channel_ready(ferry_transfer_t *t)
 {
     transfer_event(t, "channel");
+    if (t->st == T_FINISHED)
+        return; /* cancelled from the callback */
+    t->data_us = g_get_monotonic_time();
     if (t->ch.tls)
         t->tls_cache = tls_cache_ref(t->ctx->tls);
     t->st = T_DATA;

@@ -326,6 +326,7 @@ int ferry_fds(ferry_ctx_t *ctx, struct pollfd *fds, int max, int *timeout_ms)
                                                : 0);
         if (t->st == T_LOCATING) /* probes again each second or two */
             min_timeout(&to, 1000);
+        min_timeout(&to, group_timeout_ms(t));
         if (t->st != T_DATA || ctx->mode == FERRY_MODE_THREAD)
             continue;
         if (dp_want(t, &p, &to, now)) {

@@ -127,23 +127,38 @@ static int setup(ferry_transfer_t *t)
 {
     uint8_t shared[32], key[32];
     uint64_t i, j, k, tmp;
+    size_t legs = 0;
     int rc;
 
-    if ((rc = ferry_x25519(t->my_priv, t->peer_pub, shared)) != FERRY_OK)
+    if (fan_sender(t)) {
+        /* K for the chunks, a leg key per slot (fanout.c) */
+        if ((rc = fan_setup(t)) != FERRY_OK)
+            return rc;
+        legs = t->group->nslots;
+    } else if ((rc = ferry_x25519(t->my_priv, t->peer_pub, shared)) !=
+               FERRY_OK)
         return rc;
-    rc = ferry_content_key(shared, t->ch.key, t->sid, key);
-    ferry_wipe(shared, sizeof(shared));
-    if (rc != FERRY_OK || (t->aead = aead_new(key)) == NULL) {
+    else
+    {
+        /* One-to-one, or a receiver on a fan-out slot (whose channel key
+         * is its slot key): the content key, its leg key. */
+        rc = ferry_content_key(shared, t->ch.key, t->sid, key);
+        ferry_wipe(shared, sizeof(shared));
+        if (rc != FERRY_OK || (t->aead = aead_new(key)) == NULL) {
+            ferry_wipe(key, sizeof(key));
+            return FERRY_ERR_CRYPTO;
+        }
         ferry_wipe(key, sizeof(key));
-        return FERRY_ERR_CRYPTO;
     }
-    ferry_wipe(key, sizeof(key));
     t->in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + READ_SLICE);
     /* Room for a few frames keeps the socket busy while we seal the next. */
-    t->out =
-        buf_new(4 * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) + 256);
-    /* END's digest covers this session's chunks: from resume-from on. */
-    t->hash = ferry_tags_new(t->resume_from);
+    t->out = buf_new(4 * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) +
+                     256 + legs * (FERRY_FRAME_HDR + FERRY_LEG_MAX));
+    /* END's digest covers this session's chunks: from resume-from on; on
+     * a fan-out, their whole sealed bodies (a fan-out sender keeps one
+     * per leg). */
+    t->hash = t->ch.has_slot ? ferry_sealed_new(t->resume_from)
+                             : ferry_tags_new(t->resume_from);
     if (t->in == NULL || t->out == NULL || t->hash == NULL)
         return FERRY_ERR_NOMEM;
     if (t->check_sha256 && (t->plain_hash = sha256_new()) == NULL)
@@ -260,7 +275,10 @@ void dp_free(ferry_transfer_t *t)
 {
     dp_stream_free(t);
     conn_close(t);
+    fan_free(t);
     aead_free(t->aead);
+    aead_free(t->k_aead);
+    t->k_aead = NULL;
     sha256_free(t->hash);
     sha256_free(t->plain_hash);
     g_free(t->tag_ring);
@@ -316,14 +334,39 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
             break;
         chan_proof(t->ch.key, f->challenge,
                    t->is_sender ? ROLE_SENDER : ROLE_RECEIVER, t->ch.id, proof);
-        frame_put_auth(t->out, t->is_sender ? ROLE_SENDER : ROLE_RECEIVER,
-                       t->ch.id, proof);
+        /* A receiver on a fan-out channel proves its slot's key. */
+        if (t->ch.has_slot)
+            frame_put_auth_slot(t->out, ROLE_RECEIVER, t->ch.id, proof,
+                                (uint8_t)t->ch.slot);
+        else
+            frame_put_auth(t->out, t->is_sender ? ROLE_SENDER : ROLE_RECEIVER,
+                           t->ch.id, proof);
         break;
     case FRAME_ADMITTED:
         if (t->ds != D_HS)
             break;
         t->ds = D_WAIT_PEER;
+        if (fan_sender(t))
+            t->group->join_deadline = ferry_now() + FAN_JOIN_S;
         dp_emit_event(t, "admitted");
+        break;
+    case FRAME_LEG:
+        if (fan_sender(t))
+            fan_on_leg(t, f);
+        break;
+    case FRAME_KEY:
+        /* K, once, before any chunk, to a receiver on a slot. */
+        if (!t->is_sender && t->ds == D_RECEIVING && t->ch.has_slot) {
+            uint8_t k[32];
+            if (t->k_aead != NULL || t->first_byte ||
+                ferry_key_unwrap(t->aead, t->sid, f->sealed, k) != FERRY_OK ||
+                (t->k_aead = aead_new(k)) == NULL) {
+                ferry_wipe(k, sizeof(k));
+                dp_fail_integrity(t, "bad-key");
+                break;
+            }
+            ferry_wipe(k, sizeof(k));
+        }
         break;
     case FRAME_PEER_JOINED:
         if (t->ds != D_WAIT_PEER)
@@ -482,6 +525,9 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
          (t->ds == D_STREAMING && !t->paused && t->pump == NULL)))
         ev |= POLLOUT;
     limit = t->ds <= D_HS ? t->dp_deadline : t->last_io + t->idle_s;
+    if (fan_sender(t) && t->ds == D_WAIT_PEER && t->group->join_deadline &&
+        t->group->join_deadline < limit)
+        limit = t->group->join_deadline;
     ms = limit > now ? (int)MIN(limit - now, 86400) * 1000 : 0;
     if (*timeout_ms < 0 || ms < *timeout_ms)
         *timeout_ms = ms;
@@ -545,6 +591,11 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
         put_cancel(t, FERRY_ERR_IDLE_TIMEOUT);
         dp_finish(t, FERRY_DONE_TIMEOUT, "relay-idle");
         return;
+    }
+    if (fan_sender(t)) {
+        fan_timers(t, now);
+        if (t->ds == D_DONE)
+            return;
     }
     /* A stream's sender polls an epoll fd: learn what the socket has. */
     if (t->pump != NULL)

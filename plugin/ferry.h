@@ -248,17 +248,61 @@ typedef struct {
 } ferry_sink_t;
 
 /** Offers the file at path to peer. libferry first probes the peer (a
- *  bare JID: each of its online resources; a full JID: that one) and
- *  offers to the first resource that answers as a Ferry client, so an
- *  offer never reaches a server's offline store. It waits opts->wait_s
- *  for one (event "waiting" after a second; hand presence stanzas in to
- *  hear of a peer coming online at once). *out gets the transfer
- *  (out may be NULL; opts may be NULL for the defaults).
+ *  bare JID: each of its online resources; a full JID: that one) so an
+ *  offer never reaches a server's offline store, and offers to each
+ *  resource that answers as a Ferry client; each decides for itself, and
+ *  all that accept get the file from one upload (see
+ *  ferry_send_file_group()). With opts->requester
+ *  FERRY_REQUESTER_RECEIVER, only the first resource that answers gets
+ *  the offer. It waits opts->wait_s for one (event "waiting" after a
+ *  second; hand presence stanzas in to hear of a peer coming online at
+ *  once). *out gets the transfer (out may be NULL; opts may be NULL for
+ *  the defaults).
  *  FERRY_RC_INVALID (peer, options), FERRY_RC_IO (file), FERRY_RC_STATE
  *  (no ferry_set_jid yet). */
 FERRY_API int ferry_send_file(ferry_ctx_t *ctx, const char *peer,
                               const char *path, const ferry_send_opts_t *opts,
                               ferry_transfer_t **out);
+/** One transfer to several receivers (XEP "Fan-out"): each of peers[0..n)
+ *  (1 to 64; bare JIDs stand for every online Ferry resource, full JIDs
+ *  such as group chat occupants room@service/nick for themselves) is
+ *  offered the file; when all have answered (or 15 s after the first
+ *  acceptance) one relay channel carries each sealed chunk once, and the
+ *  relay copies it to every receiver that accepted. A receiver that
+ *  rejects, leaves, falls too far behind (reason "too-slow") or fails
+ *  its check ends alone; ferry_transfer_receipts() tells each one's
+ *  outcome. done() says FERRY_DONE_OK when every receiver that was
+ *  offered the file verified it. The sender requests the channel
+ *  (opts->requester FERRY_REQUESTER_RECEIVER is FERRY_RC_INVALID with
+ *  several peers); opts->deliver and shuffle apply to one-to-one only. */
+FERRY_API int ferry_send_file_group(ferry_ctx_t *ctx, const char *const *peers,
+                                    size_t npeers, const char *path,
+                                    const ferry_send_opts_t *opts,
+                                    ferry_transfer_t **out);
+FERRY_API int ferry_send_group(ferry_ctx_t *ctx, const char *const *peers,
+                               size_t npeers, const ferry_source_t *src,
+                               const ferry_send_opts_t *opts,
+                               ferry_transfer_t **out);
+
+/** A receiver's outcome, as the sender knows it. */
+typedef struct {
+    const char *jid;       /**< its full JID (a target's JID if nothing
+                                of it answered) */
+    ferry_status_t status; /**< FERRY_DONE_OK: it verified the file */
+    const char *reason;    /**< NULL when verified; else e.g. "declined",
+                                "too-slow", "too-late", "offline",
+                                "peer-closed", "integrity" */
+    uint64_t bytes;        /**< bytes it acknowledged */
+    double seconds;        /**< from the channel to its end */
+} ferry_receipt_t;
+
+/** A sender's receipts, one per receiver offered (or target nobody of
+ *  answered): fills out[0..max) and returns how many there are. Strings
+ *  are valid until the transfer is freed (read them in done()). A
+ *  one-to-one send has one. 0 for a receiver's transfer. */
+FERRY_API size_t ferry_transfer_receipts(const ferry_transfer_t *t,
+                                         ferry_receipt_t *out, size_t max);
+
 /** Offers the bytes of a source (opts->name names them). The source is
  *  copied; its close() is called when the transfer ends. */
 FERRY_API int ferry_send(ferry_ctx_t *ctx, const char *peer,

@@ -51,6 +51,60 @@ enum dstate {
 #define FERRY_TAG_RING_LEN 16
 #define TAG_RING 64
 
+/* ---- fan-out (group.c, fanout.c; XEP "Fan-out") ----
+ * A sender's transfer to a bare JID (every Ferry resource of it) or to
+ * several JIDs is a group: each resource that answers a probe gets the
+ * offer and is a leg, deciding for itself. When the answers are in, one
+ * accepted leg runs an ordinary one-to-one session; two or more share one
+ * fan-out channel, each in its own slot. The session half owns a leg
+ * until the data half starts; from then on the data half alone writes
+ * its data fields and its outcome, which the session half reads after
+ * done. */
+enum leg_state { LEG_OFFERED, LEG_ACCEPTED, LEG_DATA, LEG_FINAL };
+
+struct leg {
+    char *jid; /* full JID; the target's JID for a target nobody answered */
+    enum leg_state st;
+    char *msg_id; /* its offer, to match a bounce */
+    uint8_t pub[32];
+    uint64_t first; /* its resume-from */
+    unsigned slot;
+    /* the data half's, on a fan-out channel */
+    struct aead *aead;     /* its leg key L(slot) */
+    struct sha256 *chain;  /* its END digest (sealed chunks from first) */
+    uint8_t end_hash[32];
+    int joined, ended;
+    uint64_t acked;
+    gint64 t0_us, t1_us; /* data start and end, for the receipt */
+    /* the outcome */
+    ferry_status_t status;
+    const char *reason; /* static; NULL when verified */
+};
+
+struct target {
+    char *jid;
+    int bare;          /* every resource that answers is a leg */
+    int legs;          /* legs made for it */
+    int done;          /* no longer located (answered, bounced, timed out) */
+    gint64 here_us;    /* its first <here/> */
+    char *probe_id;    /* the last probe, to match a bounce */
+    time_t next_probe;
+};
+
+struct group {
+    GPtrArray *targets; /* struct target * */
+    GPtrArray *legs;    /* struct leg * */
+    gint64 first_accept_us;
+    time_t locate_deadline;
+    int fan; /* the data half runs a fan-out channel */
+    unsigned nslots;
+    struct leg **slot; /* slot -> leg, on a fan-out channel */
+    uint8_t k[32];     /* the transfer key K */
+    unsigned live;     /* legs the data half still serves */
+    time_t join_deadline;
+    int started;
+};
+
 struct resolver;
 struct tls_cache;
 struct rfile;
@@ -115,6 +169,14 @@ struct ferry_transfer {
     char detail[200]; /* why it ended, for people (ferry_transfer_detail) */
     int linked;      /* the data half reached the relay (set by it) */
     int ch_mine;     /* ch came from our own request: release it at the end */
+    struct group *group; /* sender: a fan-out group (group.c) */
+    /* how it ended, for ferry_transfer_receipts() of a one-to-one send */
+    ferry_status_t fin_st;
+    const char *fin_reason;
+    uint64_t fin_bytes;
+    double fin_seconds;
+    gint64 data_us; /* when the data half started */
+    struct aead *k_aead; /* receiver on a fan-out slot: K, from KEY */
 
     /* ---- set before dp_start(), read-only after ---- */
     ferry_source_t src;
@@ -235,8 +297,12 @@ void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
 char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
 /* offer.c: sends the offer to t->peer, now a full JID. */
 void offer_send(ferry_transfer_t *t);
+/* The <offer/> element of t (fan-out='true' for a group). */
+xmpp_stanza_t *offer_el(ferry_transfer_t *t);
 
 /* ---- locate.c: the peer's Ferry resource, before the offer ---- */
+/* <name xmlns=ferry sid=sid/>, for probe and here. */
+xmpp_stanza_t *sid_el(ferry_ctx_t *ctx, const char *name, const char *sid);
 #define FERRY_WAIT_S 30 /* default wait for the peer to come online */
 void locate_start(ferry_transfer_t *t, int wait_s);
 /* <probe/> or <here/>: 1 when it was one. */
@@ -245,6 +311,48 @@ int locate_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 int locate_error(ferry_ctx_t *ctx, xmpp_stanza_t *m);
 void locate_presence(ferry_ctx_t *ctx, xmpp_stanza_t *p);
 void locate_timers(ferry_ctx_t *ctx, time_t now);
+
+/* ---- group.c: a sender's fan-out session ---- */
+#define GATHER_S 15 /* after the first acceptance, the others' time */
+#define GRACE_US (300 * G_TIME_SPAN_MILLISECOND) /* other resources' <here/> */
+int group_new(ferry_transfer_t *t, const char *const *peers, size_t n);
+void group_free(ferry_transfer_t *t);
+void group_on_here(ferry_transfer_t *t, const char *from);
+/* Answers of a leg; 1 when t is a group and it was handled. */
+int group_on_accept(ferry_transfer_t *t, xmpp_stanza_t *m,
+                    const struct ferry_accept *a);
+int group_on_end_msg(ferry_transfer_t *t, const char *from, int is_reject,
+                     const char *reason);
+int group_error(ferry_ctx_t *ctx, ferry_transfer_t *t, const char *id,
+                const char *from, const char *cond, const char *reason);
+void group_presence(ferry_transfer_t *t, const char *from, int gone);
+void group_timers(ferry_transfer_t *t, time_t now);
+int group_timeout_ms(const ferry_transfer_t *t);
+/* channel.c: the channel came; on a fan-out, every leg's channel
+ * information goes out, each with its slot and slot key. */
+void group_send_channels(ferry_transfer_t *t);
+/* The legs and slots for the request. */
+void group_request(const ferry_transfer_t *t, struct ferry_request *rq);
+/* The data half ended: legs it did not settle take its outcome. */
+void group_settle(ferry_transfer_t *t, ferry_status_t st, const char *reason);
+
+struct frame;
+/* ---- fanout.c: the fan-out sender's data half ---- */
+#define FAN_JOIN_S 10 /* legs not joined by then are left out */
+static inline int fan_sender(const ferry_transfer_t *t)
+{
+    return t->is_sender && t->group != NULL && t->group->fan;
+}
+int fan_setup(ferry_transfer_t *t);
+void fan_free(ferry_transfer_t *t);
+void fan_on_leg(ferry_transfer_t *t, const struct frame *f);
+/* After a sealed chunk: its element into each leg's chain. */
+int fan_chain(ferry_transfer_t *t, uint64_t num, const uint8_t *sealed,
+              size_t len);
+void fan_put_end(ferry_transfer_t *t, uint64_t count, uint64_t size);
+/* D_WAIT_PEER: the join deadline passed: start with the legs present. */
+void fan_timers(ferry_transfer_t *t, time_t now);
+uint64_t fan_acked(const ferry_transfer_t *t);
 
 /* ---- channel.c: iqs libferry sends, matched by random id and sender ---- */
 enum iq_kind {

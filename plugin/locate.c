@@ -19,8 +19,7 @@
 #define WAITING_AFTER 1 /* tell the application after this long */
 #define ANSWERS_PER_S 20 /* <here/> replies per second, against floods */
 
-static xmpp_stanza_t *sid_el(ferry_ctx_t *ctx, const char *name,
-                             const char *sid)
+xmpp_stanza_t *sid_el(ferry_ctx_t *ctx, const char *name, const char *sid)
 {
     xmpp_stanza_t *el = xmpp_stanza_new(ctx->x);
 
@@ -61,8 +60,13 @@ static void on_here(ferry_ctx_t *ctx, const char *from, xmpp_stanza_t *el)
     const char *sid = xmpp_stanza_get_attribute(el, "sid");
     ferry_transfer_t *t;
 
-    if (!ferry_valid_sid(sid) || (t = transfer_find(ctx, sid, 1)) == NULL ||
-        t->st != T_LOCATING || !peer_matches(t, from))
+    if (!ferry_valid_sid(sid) || (t = transfer_find(ctx, sid, 1)) == NULL)
+        return;
+    if (t->group != NULL) {
+        group_on_here(t, from);
+        return;
+    }
+    if (t->st != T_LOCATING || !peer_matches(t, from))
         return;
     g_free(t->peer);
     t->peer = g_strdup(from);
@@ -148,6 +152,14 @@ int locate_error(ferry_ctx_t *ctx, xmpp_stanza_t *m)
         return 0;
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
+        if (t->group != NULL && t->st != T_FINISHED) {
+            if (from != NULL &&
+                group_error(ctx, t, id, from, error_condition(m),
+                            error_reason(error_condition(m))))
+                return 1;
+            if (t->st == T_LOCATING)
+                continue;
+        }
         if (!t->is_sender || t->msg_id == NULL || strcmp(t->msg_id, id) != 0 ||
             (t->st != T_LOCATING && t->st != T_OFFERED) || from == NULL ||
             !ferry_jid_same_bare(t->peer, from))
@@ -174,7 +186,13 @@ void locate_presence(ferry_ctx_t *ctx, xmpp_stanza_t *p)
         return;
     for (l = ctx->transfers; l; l = l->next) {
         ferry_transfer_t *t = l->data;
-        if (t->st == T_FINISHED || t->peer == NULL)
+        if (t->st == T_FINISHED)
+            continue;
+        if (t->group != NULL && t->st == T_LOCATING) {
+            group_presence(t, from, gone);
+            continue;
+        }
+        if (t->peer == NULL)
             continue;
         if (!gone && t->st == T_LOCATING && peer_matches(t, from))
             probe(t, from); /* it just came online: ask it now */
@@ -200,6 +218,10 @@ void locate_timers(ferry_ctx_t *ctx, time_t now)
         ferry_transfer_t *t = l->data;
         if (t->st != T_LOCATING)
             continue;
+        if (t->group != NULL) {
+            group_timers(t, now);
+            continue;
+        }
         if (now >= t->deadline) {
             t->cancel_sent = 1; /* no one to tell */
             snprintf(t->detail, sizeof(t->detail),

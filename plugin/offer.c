@@ -40,12 +40,27 @@ static void make_sid(char sid[65])
     sid_from(rnd, sid);
 }
 
-int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
-               const ferry_send_opts_t *opts, ferry_transfer_t **out)
+/* A group (group.c) unless the one peer is a full JID, or the caller
+ * asked the receiver to request the channel (one receiver, the first
+ * that accepts, as before fan-out). */
+static int wants_group(const char *const *peers, size_t n,
+                       const ferry_send_opts_t *opts)
+{
+    if (n > 1)
+        return 1;
+    return !ferry_jid_is_full(peers[0]) &&
+           opts->requester != FERRY_REQUESTER_RECEIVER;
+}
+
+int ferry_send_group(ferry_ctx_t *ctx, const char *const *peers, size_t npeers,
+                     const ferry_source_t *src, const ferry_send_opts_t *opts,
+                     ferry_transfer_t **out)
 {
     ferry_send_opts_t def;
     ferry_transfer_t *t;
+    const char *peer;
     uint32_t max;
+    size_t i;
 
     if (opts == NULL) {
         memset(&def, 0, sizeof(def));
@@ -59,8 +74,19 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
                                       "first");
         return FERRY_RC_STATE;
     }
-    if (peer == NULL || !ferry_valid_jid(peer)) {
-        ctx_error(ctx, "invalid peer JID");
+    if (peers == NULL || npeers == 0 || npeers > FERRY_FANOUT_MAX) {
+        ctx_error(ctx, "1 to %d peers", FERRY_FANOUT_MAX);
+        return FERRY_RC_INVALID;
+    }
+    for (i = 0; i < npeers; i++)
+        if (peers[i] == NULL || !ferry_valid_jid(peers[i])) {
+            ctx_error(ctx, "invalid peer JID");
+            return FERRY_RC_INVALID;
+        }
+    peer = peers[0];
+    if (npeers > 1 && opts->requester == FERRY_REQUESTER_RECEIVER) {
+        ctx_error(ctx, "a send to several peers needs the sender to request "
+                       "the channel");
         return FERRY_RC_INVALID;
     }
     if (src == NULL || src->read == NULL || src->size > FERRY_SIZE_MAX) {
@@ -104,8 +130,13 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
     if (t->chunk > max)
         t->chunk = max;
     t->nchunks = (t->size + t->chunk - 1) / t->chunk;
-    t->requester =
-        opts->requester == FERRY_REQUESTER_SENDER ? ROLE_SENDER : ROLE_RECEIVER;
+    /* A group's one channel is requested by the sender (XEP "Fan-out");
+     * otherwise the default is the receiver (claims 2-3). */
+    t->requester = opts->requester == FERRY_REQUESTER_SENDER ||
+                           (opts->requester == 0 &&
+                            wants_group(peers, npeers, opts))
+                       ? ROLE_SENDER
+                       : ROLE_RECEIVER;
     t->deliver = opts->deliver;
     t->shuffle = opts->shuffle;
     t->corrupt_chunk = opts->corrupt_chunk;
@@ -120,14 +151,24 @@ int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
               sizeof(t->media));
     ferry_x25519_keygen(t->my_priv, t->my_pub);
     t->wait_s = opts->wait_s;
-    /* The offer itself waits for a Ferry resource of the peer (locate.c). */
-    locate_start(t, opts->wait_s);
+    /* The offer itself waits for a Ferry resource of the peer (locate.c,
+     * group.c). */
+    if (wants_group(peers, npeers, opts))
+        group_new(t, peers, npeers);
+    else
+        locate_start(t, opts->wait_s);
     if (out != NULL)
         *out = t;
     return FERRY_RC_OK;
 }
 
-void offer_send(ferry_transfer_t *t)
+int ferry_send(ferry_ctx_t *ctx, const char *peer, const ferry_source_t *src,
+               const ferry_send_opts_t *opts, ferry_transfer_t **out)
+{
+    return ferry_send_group(ctx, &peer, 1, src, opts, out);
+}
+
+xmpp_stanza_t *offer_el(ferry_transfer_t *t)
 {
     struct ferry_offer o;
 
@@ -139,9 +180,14 @@ void offer_send(ferry_transfer_t *t)
     o.chunk_size = t->chunk;
     memcpy(o.key, t->my_pub, 32);
     o.requester = t->requester;
+    o.fan_out = t->group != NULL;
+    return ferry_offer_build(t->ctx->x, &o);
+}
+
+void offer_send(ferry_transfer_t *t)
+{
     g_free(t->msg_id);
-    t->msg_id =
-        send_message_id(t->ctx, t->peer, ferry_offer_build(t->ctx->x, &o));
+    t->msg_id = send_message_id(t->ctx, t->peer, offer_el(t));
     t->st = T_OFFERED;
     t->deadline = ferry_now() + t->ctx->stage_s;
     transfer_event(t, "offered");
@@ -183,6 +229,15 @@ static void identity_sid(const ferry_ctx_t *ctx, const char *peer,
 int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
                     const ferry_send_opts_t *opts, ferry_transfer_t **out)
 {
+    return ferry_send_file_group(ctx, &peer, 1, path, opts, out);
+}
+
+int ferry_send_file_group(ferry_ctx_t *ctx, const char *const *peers,
+                          size_t npeers, const char *path,
+                          const ferry_send_opts_t *opts,
+                          ferry_transfer_t **out)
+{
+    const char *peer = npeers == 1 && peers != NULL ? peers[0] : NULL;
     ferry_send_opts_t o;
     ferry_source_t src;
     ferry_transfer_t *t = NULL;
@@ -214,7 +269,7 @@ int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
         o.name = base;
     /* The same file to the same peer again: the same session id, so that
      * an interrupted transfer resumes by itself; not while that session is
-     * still running here. */
+     * still running here. (Several peers: a random one.) */
     if (o.sid == NULL && ctx->jid != NULL && peer != NULL &&
         ferry_valid_jid(peer)) {
         identity_sid(ctx, peer, path, &sb, idsid);
@@ -226,7 +281,8 @@ int ferry_send_file(ferry_ctx_t *ctx, const char *peer, const char *path,
     src.close = file_close;
     src.size = (uint64_t)sb.st_size;
     src.userdata = GINT_TO_POINTER(fd + 1);
-    if ((rc = ferry_send(ctx, peer, &src, &o, &t)) != FERRY_RC_OK) {
+    if ((rc = ferry_send_group(ctx, peers, npeers, &src, &o, &t)) !=
+        FERRY_RC_OK) {
         close(fd);
         return rc;
     }
@@ -247,8 +303,13 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         return;
     }
     t = transfer_find(ctx, a.sid, 1);
-    if (t == NULL || from == NULL || !ferry_jid_is_full(from) ||
-        !ferry_jid_same_bare(t->peer, from))
+    if (t == NULL || from == NULL || !ferry_jid_is_full(from))
+        return;
+    if (t->group != NULL && (t->st == T_LOCATING || t->group->fan)) {
+        (void)group_on_accept(t, m, &a);
+        return;
+    }
+    if (!ferry_jid_same_bare(t->peer, from))
         return;
     /* Only the first acceptance of an offer counts (XEP draft, "Offer"):
      * another resource that accepts too is told at once, so it does not

@@ -135,15 +135,23 @@ void dp_keepalive(ferry_transfer_t *t)
     }
 }
 
-/* The application's ceiling, then the sink; the chunk's tag (the 16
- * bytes after p[len - 1]) joins END's digest, in number order. */
-static int append(ferry_transfer_t *t, const uint8_t *p, size_t len)
+/* What a chunk adds to END's digest: its tag; on a fan-out slot, the
+ * SHA-256 of its whole sealed body (XEP "Fan-out"). */
+static size_t elem_len(const ferry_transfer_t *t)
+{
+    return t->ch.has_slot ? 32 : FERRY_TAG_LEN;
+}
+
+/* The application's ceiling, then the sink; the chunk's digest element
+ * joins END's digest, in number order. */
+static int append(ferry_transfer_t *t, const uint8_t *p, size_t len,
+                  const uint8_t *elem)
 {
     if (t->max_size > 0 && len > t->max_size - MIN(t->written, t->max_size))
         return FERRY_ERR_TOO_LARGE;
     if (sink_write(t, p, len) != FERRY_OK)
         return FERRY_ERR_IO;
-    if (ferry_tags_add(t->hash, p + len) != FERRY_OK ||
+    if (sha256_update(t->hash, elem, elem_len(t)) != FERRY_OK ||
         (t->plain_hash != NULL &&
          sha256_update(t->plain_hash, p, len) != FERRY_OK))
         return FERRY_ERR_IO;
@@ -186,38 +194,57 @@ static int chunk_ok(ferry_transfer_t *t, const struct frame *f, size_t len)
  * in the bounded cache (claims 10, 11, 15). */
 void dp_on_data(ferry_transfer_t *t, const struct frame *f)
 {
-    uint8_t nonce[12], ad[FERRY_AD_MAX];
+    uint8_t nonce[12], ad[FERRY_AD_MAX], elem[32];
     size_t adl, len = f->sealed_len - FERRY_TAG_LEN;
     uint64_t before = t->written;
     /* f points into t->in, which is ours: the chunk is opened in place. */
     uint8_t *in_place = (uint8_t *)f->sealed, *plain, *held;
+    struct aead *key = t->aead;
     size_t hl;
     int rc;
 
+    if (t->ch.has_slot) {
+        /* A fan-out starts at the smallest resume-from of its legs: the
+         * chunks this one holds already are not its. */
+        if (f->number < t->resume_from)
+            return;
+        if ((key = t->k_aead) == NULL) {
+            dp_fail_integrity(t, "no-key");
+            return;
+        }
+    }
     if (!chunk_ok(t, f, len))
         return;
+    if (t->ch.has_slot) {
+        if (ferry_sealed_element(f->sealed, f->sealed_len, elem) != FERRY_OK) {
+            dp_finish(t, FERRY_DONE_IO, "internal");
+            return;
+        }
+    } else
+        memcpy(elem, f->sealed + len, FERRY_TAG_LEN);
     if (f->number - t->next >= REORDER_WINDOW) {
         frame_put_code(t->out, FRAME_CANCEL, FERRY_ERR_TOO_LARGE);
         dp_flush(t);
         dp_finish(t, FERRY_DONE_INTEGRITY, "reorder-window");
         return;
     }
-    plain = f->number == t->next ? in_place : malloc(len + FERRY_TAG_LEN);
+    plain = f->number == t->next ? in_place : malloc(len + sizeof(elem));
     if (plain == NULL) {
         dp_finish(t, FERRY_DONE_IO, "out-of-memory");
         return;
     }
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, f->number, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, f->number, t->sid, ad);
-    if (aead_open(t->aead, nonce, ad, adl, f->sealed, f->sealed_len, plain) !=
+    if (aead_open(key, nonce, ad, adl, f->sealed, f->sealed_len, plain) !=
         FERRY_OK) {
         if (plain != in_place)
             free(plain);
         dp_fail_integrity(t, "chunk-auth");
         return;
     }
+    /* A chunk held for later keeps its element after its plaintext. */
     if (plain != in_place)
-        memcpy(plain + len, f->sealed + len, FERRY_TAG_LEN);
+        memcpy(plain + len, elem, elem_len(t));
     if (!t->first_byte) {
         t->first_byte = 1;
         dp_emit_event(t, "first-byte");
@@ -232,13 +259,13 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
         (void)reorder_put(t->cache, t->next, f->number, plain, len);
         return;
     }
-    if ((rc = append(t, plain, len)) != FERRY_OK) {
+    if ((rc = append(t, plain, len, elem)) != FERRY_OK) {
         append_failed(t, rc);
         return;
     }
     t->next++;
     while ((held = reorder_take(t->cache, t->next, &hl)) != NULL) {
-        rc = append(t, held, hl);
+        rc = append(t, held, hl, held + hl);
         free(held);
         if (rc != FERRY_OK) {
             append_failed(t, rc);

@@ -95,7 +95,8 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, num, t->sid, ad);
     if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK ||
-        chain_tag(t, num, p + 12 + len) != FERRY_OK)
+        (fan_sender(t) ? fan_chain(t, num, p + 12, len + FERRY_TAG_LEN)
+                       : chain_tag(t, num, p + 12 + len)) != FERRY_OK)
         return FERRY_ERR_CRYPTO;
     if (t->corrupt_chunk == num + 1)
         p[12] ^= 0x01;
@@ -109,6 +110,10 @@ static void put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
     uint8_t pt[40], sealed[FERRY_END_SEALED_LEN], nonce[12], ad[FERRY_AD_MAX];
     size_t adl;
 
+    if (fan_sender(t)) {
+        fan_put_end(t, count, size);
+        return;
+    }
     t->end_count = count;
     t->end_size = size;
     be64_put(pt, size);

@@ -142,15 +142,29 @@ void transfer_free(ferry_transfer_t *t)
     g_free(t->iq_id);
     g_free(t->msg_id);
     g_free(t->final_path);
+    group_free(t);
     free(t);
 }
 
 /* A <cancel/> to the peer, once. */
 static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
 {
+    guint i;
+
     if (t->cancel_sent || t->peer == NULL)
         return;
     t->cancel_sent = 1;
+    /* A group's legs still in the session each hear it. */
+    if (t->group != NULL && (t->st == T_LOCATING || t->group->fan)) {
+        for (i = 0; i < t->group->legs->len; i++) {
+            struct leg *l = g_ptr_array_index(t->group->legs, i);
+            if (l->st != LEG_FINAL)
+                send_message(t->ctx, l->jid,
+                             ferry_reason_build(t->ctx->x, "cancel", t->sid,
+                                                wire_reason, NULL));
+        }
+        return;
+    }
     send_message(
         t->ctx, t->peer,
         ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL));
@@ -177,6 +191,14 @@ void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
         t->final_path = g_strdup(rfile_path(t->sink.file));
     }
     iq_forget(t->ctx, t);
+    t->fin_st = st;
+    t->fin_reason = reason;
+    t->fin_bytes = st == FERRY_DONE_OK ? ferry_transfer_size(t)
+                                       : MIN(t->acked * t->chunk, t->size);
+    t->fin_seconds = t->data_us > 0 ? (double)(g_get_monotonic_time() -
+                                               t->data_us) / 1e6
+                                    : 0;
+    group_settle(t, st, reason);
     if (t->ctx->cb.done)
         t->ctx->cb.done(t, st, reason, t->ctx->ud);
 }
@@ -437,6 +459,15 @@ static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
     /* A reject only ends an offer we made; a cancel ends the session
      * whichever side we are. */
     t = transfer_find(ctx, sid, 1);
+    if (t != NULL && t->group != NULL &&
+        group_on_end_msg(
+            t, xmpp_stanza_get_from(m), is_reject,
+            is_reject ? (reject_token(reason) ? reject_token(reason)
+                                              : "declined")
+                      : (reason && ferry_errcode(reason) >= 0
+                             ? ferry_errname(ferry_errcode(reason))
+                             : "cancelled")))
+        return;
     if (t == NULL && !is_reject)
         t = transfer_find(ctx, sid, 0);
     if (t == NULL || !transfer_from_peer(t, xmpp_stanza_get_from(m)))

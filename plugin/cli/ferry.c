@@ -19,8 +19,7 @@
 
 #include "cli.h"
 
-struct cli_opts o = {.requester = FERRY_REQUESTER_RECEIVER,
-                     .dir = ".",
+struct cli_opts o = {.dir = ".",
                      .count = 1,
                      .timeout = 600,
                      .wait = 30};
@@ -93,11 +92,14 @@ static void usage(FILE *f)
         "  --data-thread         move the data on a thread of its own\n"
         "send options:\n"
         "  --to JID              send to this peer too (repeatable; then PEER\n"
-        "                        may be left out): one transfer per peer\n"
+        "                        may be left out). Every online Ferry device\n"
+        "                        of every peer is offered the file; all that\n"
+        "                        accept get it from one upload\n"
         "  --wait SECONDS        wait this long for the peer to come online\n"
         "                        (default 30)\n"
-        "  --requester sender|receiver  who asks for the channel (default "
-        "receiver)\n"
+        "  --requester sender|receiver  who asks for the channel (default\n"
+        "                        sender; receiver: only the first device that\n"
+        "                        answers gets the file, one transfer per peer)\n"
         "  --deliver             the component delivers the channel info\n"
         "  --chunk-size BYTES    1024..1048576 (default 262144)\n"
         "  --sid SID             session id (reuse one to resume)\n"
@@ -398,6 +400,34 @@ static int send_next(void)
     so.shuffle = o.shuffle;
     so.corrupt_chunk = o.corrupt;
     so.wait_s = o.wait;
+    if (o.requester != FERRY_REQUESTER_RECEIVER) {
+        /* One transfer to every peer and each of their devices: one
+         * upload, fanned out by the relay (XEP "Fan-out"). */
+        const char **peers = g_new(const char *, targets->len);
+        for (i = 0; i < targets->len; i++)
+            peers[i] = g_array_index(targets, struct target, i).jid;
+        t = NULL;
+        if (strcmp(path, "-") == 0) {
+            ferry_source_t src = {stdin_read, NULL, FERRY_SIZE_UNKNOWN, NULL};
+            rc = ferry_send_group(fctx, peers, targets->len, &src, &so, &t);
+        } else
+            rc = ferry_send_file_group(fctx, peers, targets->len, path, &so,
+                                       &t);
+        g_free(peers);
+        if (rc != FERRY_RC_OK) {
+            err("cannot send %s: %s", path, ferry_error(fctx));
+            if (exit_code <= 0)
+                exit_code = rc == FERRY_RC_IO ? EX_IO : EX_USAGE_;
+            sent_failed++;
+            return send_next();
+        }
+        ferry_transfer_set_userdata(t, g_strdup(name));
+        g_ptr_array_add(sending, t);
+        if (o.verbose)
+            fprintf(stderr, "ferry: sid=%s offered %s to %u peer(s)\n",
+                    ferry_transfer_sid(t), path, targets->len);
+        return 1;
+    }
     for (i = 0; i < targets->len; i++) {
         struct target *tg = &g_array_index(targets, struct target, i);
         const char *to = tg->full ? tg->full : tg->jid;

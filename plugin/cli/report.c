@@ -323,6 +323,40 @@ static int explain(ferry_transfer_t *t, ferry_status_t s, const char *r,
     }
 }
 
+/* One row per receiver of a send to several (XEP "Fan-out"): outcome,
+ * bytes and time; with -v also as machine lines. */
+static void receipts(ferry_transfer_t *t)
+{
+    ferry_receipt_t r[64];
+    size_t n = ferry_transfer_receipts(t, r, 64), i, ok = 0, w = 8;
+    char size[32];
+
+    if (n <= 1)
+        return;
+    n = MIN(n, 64);
+    for (i = 0; i < n; i++) {
+        ok += r[i].status == FERRY_DONE_OK;
+        w = MAX(w, strlen(r[i].jid));
+    }
+    say("%s: %zu of %zu receivers verified it", name_of(t), ok, n);
+    for (i = 0; i < n; i++) {
+        const char *what = r[i].status == FERRY_DONE_OK
+                               ? "verified"
+                               : (r[i].reason ? r[i].reason
+                                              : ferry_status_name(r[i].status));
+        human_size((double)r[i].bytes, size, sizeof(size));
+        if (!o.quiet)
+            fprintf(stderr, "  %-*s  %-12s %10s  %7.2f s\n", (int)w, r[i].jid,
+                    what, size, r[i].seconds);
+        if (o.verbose)
+            fprintf(stderr,
+                    "ferry: sid=%s receipt jid=%s outcome=%s bytes=%llu "
+                    "seconds=%.3f\n",
+                    ferry_transfer_sid(t), r[i].jid, what,
+                    (unsigned long long)r[i].bytes, r[i].seconds);
+    }
+}
+
 int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason)
 {
     struct tstat *st = stat_of(t);
@@ -368,6 +402,8 @@ int report_done(ferry_transfer_t *t, ferry_status_t s, const char *reason)
                 ferry_transfer_path(t));
     } else
         err("%s", msg);
+    if (ferry_transfer_is_sender(t))
+        receipts(t);
     g_hash_table_remove(stats, t);
     return code;
 }
