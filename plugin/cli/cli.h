@@ -77,4 +77,40 @@ xmpp_log_t *login_logger(void);
 /* 1 while the session is up (0 once the server connection is lost). */
 int login_connected(void);
 
+/* ---- muc.c ---- */
+/* Being an occupant of a group chat (XEP-0045), for fan-out: session
+ * messages go to the other occupants' room JIDs (room@service/nick) as
+ * private messages through the room. Handlers on the given connection;
+ * call muc_join() once logged in, then keep running the loop. */
+struct muc;
+/* Joins `room` (a bare JID) as `nick`: sends the join presence (with
+ * <x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x>)
+ * and adds handlers to conn. If the nick is in use, retries once as
+ * nick-XXXX (4 random hex digits). A room the join creates is unlocked
+ * with the default configuration. NULL on bad arguments. */
+struct muc *muc_join(xmpp_conn_t *conn, const char *room, const char *nick);
+/* 0 while joining; 1 once the room sent our own presence (status code 110,
+ * or the presence from room/our-nick; for a room the join created, once
+ * it is also unlocked): the occupant list is complete; -1
+ * when the join failed (presence type='error') or the room later put us
+ * out (kick, ban, destroyed); muc_error() then says why in words. */
+int muc_ready(const struct muc *m);
+/* NULL unless muc_ready() is -1. */
+const char *muc_error(const struct muc *m);
+/* Our nick in the room (after a conflict retry or a change by the room). */
+const char *muc_nick(const struct muc *m);
+/* The occupants' JIDs (room@service/nick, spelled as the room sends them)
+ * other than ours, as currently present (available adds, unavailable
+ * removes), NULL-terminated, in order of arrival; owned by m, valid until
+ * the next libstrophe event. At most 256. */
+const char *const *muc_occupants(const struct muc *m);
+/* How many occupants are present beyond the 256 listed (0 normally). */
+unsigned long muc_dropped(const struct muc *m);
+/* 1 when jid (full) is an occupant JID of this room (room@service/
+ * anything; the room part compared case-insensitively). */
+int muc_is_room_jid(const struct muc *m, const char *jid);
+/* Leaves (unavailable presence to room/nick), removes the handlers, frees.
+ * Accepts NULL. Not from inside a presence handler. */
+void muc_leave(struct muc *m);
+
 #endif

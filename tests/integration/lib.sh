@@ -166,11 +166,24 @@ metric() {
 # the component port on loopback. Sets PROSODY_CONF; makes the component
 # secret if there is none. PROSODY_GLOBAL and PROSODY_HOSTS, when set, add
 # lines to the global section and hosts after the Ferry component.
+# PROSODY_MUC=1 adds a group chat service (Prosody's "muc") as
+# conference.DOMAIN, sets MUC_DOMAIN to it: local users create rooms by
+# joining them, rooms are not persistent (gone with the last occupant),
+# semi-anonymous (real JIDs for moderators only) and locked until their
+# creator configures them, as Prosody's defaults have it.
 write_prosody_conf() {
+    local muc=""
     mkdir -p "$T/prosody/data" "$T/prosody/certs"
     [ -f "$T/component.secret" ] || head -c 24 /dev/urandom | od -An -tx1 |
         tr -d ' \n' >"$T/component.secret"
     PROSODY_CONF="$T/prosody/prosody.cfg.lua"
+    if [ -n "${PROSODY_MUC:-}" ]; then
+        MUC_DOMAIN="conference.$4"
+        muc="Component \"$MUC_DOMAIN\" \"muc\"
+    restrict_room_creation = \"local\"
+    muc_room_default_persistent = false
+"
+    fi
     cat >"$PROSODY_CONF" <<CFG
 run_as_root = true
 data_path = "$T/prosody/data"
@@ -192,7 +205,7 @@ ${PROSODY_GLOBAL:-}
 VirtualHost "$4"
 Component "$5"
     component_secret = "$(cat "$T/component.secret")"
-${PROSODY_HOSTS:-}
+$muc${PROSODY_HOSTS:-}
 CFG
 }
 
