@@ -30,7 +30,8 @@ enum {
     FERRY_KIND_DATA = 1,
     FERRY_KIND_END = 2,
     FERRY_KIND_VERIFIED = 3,
-    FERRY_KIND_KEY = 4 /* fan-out: the transfer key, to one receiver */
+    FERRY_KIND_KEY = 4,  /* fan-out: the transfer key, to one receiver */
+    FERRY_KIND_CHECK = 5 /* fan-out: a leg's digest so far */
 };
 /* size u64 | digest (END's), sealed: the body of VERIFIED. */
 #define FERRY_VERIFIED_SEALED_LEN (8 + 32 + 16)

@@ -100,6 +100,7 @@ static int parse_body(struct frame *f)
         break;
     case FRAME_DATA:
     case FRAME_END:
+    case FRAME_CHECK:
         f->number = be64_get(b);
         f->sealed = b + 8;
         f->sealed_len = f->body_len - 8;
@@ -283,6 +284,15 @@ int frame_put_verified(struct buf *b,
 int frame_put_key(struct buf *b, const uint8_t sealed[FERRY_KEY_SEALED_LEN])
 {
     return put_frame(b, FRAME_KEY, sealed, FERRY_KEY_SEALED_LEN, NULL, 0);
+}
+
+int frame_put_check(struct buf *b, uint64_t number,
+                    const uint8_t sealed[FERRY_CHECK_SEALED_LEN])
+{
+    uint8_t n[8];
+
+    be64_put(n, number);
+    return put_frame(b, FRAME_CHECK, n, 8, sealed, FERRY_CHECK_SEALED_LEN);
 }
 
 int frame_put_leg(struct buf *b, uint8_t slot, const uint8_t *inner,

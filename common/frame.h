@@ -34,6 +34,8 @@
 #define FERRY_END_SEALED_LEN (8 + FERRY_SHA256_LEN + FERRY_TAG_LEN)
 /* KEY: the fan-out transfer key K sealed under a leg key (32 + tag). */
 #define FERRY_KEY_SEALED_LEN (32 + FERRY_TAG_LEN)
+/* CHECK: a fan-out leg's digest so far, sealed under its leg key. */
+#define FERRY_CHECK_SEALED_LEN (FERRY_SHA256_LEN + FERRY_TAG_LEN)
 /* AUTH body: 66 bytes, or 67 with a receiver's slot on a fan-out channel. */
 #define FERRY_AUTH_LEN 66
 #define FERRY_AUTH_SLOT_LEN 67
@@ -52,6 +54,7 @@ enum frame_type {
     FRAME_CANCEL = 0x13,
     FRAME_VERIFIED = 0x14,
     FRAME_KEY = 0x15,
+    FRAME_CHECK = 0x16,
     FRAME_PEER_JOINED = 0x20,
     FRAME_PEER_GONE = 0x21,
     FRAME_SLOW_DOWN = 0x22,
@@ -81,6 +84,8 @@ enum ferry_role { ROLE_SENDER = 1, ROLE_RECEIVER = 2 };
     X(VERIFIED, 0x14, FERRY_VERIFIED_SEALED_LEN, FERRY_VERIFIED_SEALED_LEN,    \
       FRAME_FROM_RECEIVER)                                                     \
     X(KEY, 0x15, FERRY_KEY_SEALED_LEN, FERRY_KEY_SEALED_LEN,                   \
+      FRAME_FROM_SENDER)                                                       \
+    X(CHECK, 0x16, 8 + FERRY_CHECK_SEALED_LEN, 8 + FERRY_CHECK_SEALED_LEN,     \
       FRAME_FROM_SENDER)                                                       \
     X(PEER_JOINED, 0x20, 0, 0, FRAME_FROM_RELAY)                               \
     X(PEER_GONE, 0x21, 2, 2, FRAME_FROM_RELAY)                                 \
@@ -163,6 +168,9 @@ int frame_put_ack(struct buf *b, uint64_t next);
 int frame_put_verified(struct buf *b,
                        const uint8_t sealed[FERRY_VERIFIED_SEALED_LEN]);
 int frame_put_key(struct buf *b, const uint8_t sealed[FERRY_KEY_SEALED_LEN]);
+/* CHECK(number): the digest of a fan-out leg's chunks below number. */
+int frame_put_check(struct buf *b, uint64_t number,
+                    const uint8_t sealed[FERRY_CHECK_SEALED_LEN]);
 /* inner: one whole frame (header included) that is not a LEG and fits a
  * LEG body; else FERRY_ERR_BAD_VALUE. */
 int frame_put_leg(struct buf *b, uint8_t slot, const uint8_t *inner,

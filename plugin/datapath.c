@@ -107,8 +107,9 @@ void dp_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)
      * never started. A stream cannot be resumed: nothing is kept. */
     if (!t->is_sender && st != FERRY_DONE_OK) {
         /* Keep what a resume can use, with the state that says so. */
-        if (t->sink.file != NULL && t->next > t->resume_from && !stream_of(t))
-            (void)rfile_save_state(t->sink.file, t->next);
+        if (t->sink.file != NULL && dp_resumable(t) > t->resume_from &&
+            !stream_of(t))
+            (void)rfile_save_state(t->sink.file, dp_resumable(t));
         dp_sink_end(t, !stream_of(t) && (t->written > 0 || t->resume_from > 0));
     }
     dp_emit_done(t, st, reason);
@@ -153,7 +154,7 @@ static int setup(ferry_transfer_t *t)
     t->in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + READ_SLICE);
     /* Room for a few frames keeps the socket busy while we seal the next. */
     t->out = buf_new(4 * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) +
-                     256 + legs * (FERRY_FRAME_HDR + FERRY_LEG_MAX));
+                     256 + 5 * legs * (FERRY_FRAME_HDR + FERRY_LEG_MAX));
     /* END's digest covers this session's chunks: from resume-from on; on
      * a fan-out, their whole sealed bodies (a fan-out sender keeps one
      * per leg). */
@@ -163,7 +164,7 @@ static int setup(ferry_transfer_t *t)
         return FERRY_ERR_NOMEM;
     if (t->check_sha256 && (t->plain_hash = sha256_new()) == NULL)
         return FERRY_ERR_NOMEM;
-    t->next = t->chained = t->state_next = t->resume_from;
+    t->next = t->chained = t->state_next = t->checked = t->resume_from;
     t->state_us = g_get_monotonic_time();
     if (t->is_sender) {
         /* A stream's chunks go in order as its data comes. */
@@ -353,6 +354,10 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
     case FRAME_LEG:
         if (fan_sender(t))
             fan_on_leg(t, f);
+        break;
+    case FRAME_CHECK:
+        if (!t->is_sender && t->ds == D_RECEIVING && t->ch.has_slot)
+            dp_on_check(t, f);
         break;
     case FRAME_KEY:
         /* K, once, before any chunk, to a receiver on a slot. */

@@ -256,19 +256,51 @@ void fan_on_leg(ferry_transfer_t *t, const struct frame *f)
     }
 }
 
+/* CHECK(next) to leg l: its digest of the chunks first..next-1, sealed
+ * under its leg key; after the DATA before it, in the same output. */
+static int put_check(ferry_transfer_t *t, struct leg *l, uint64_t next)
+{
+    uint8_t d[32], sealed[FERRY_CHECK_SEALED_LEN], nonce[12], ad[FERRY_AD_MAX];
+    struct sha256 *s = sha256_dup(l->chain);
+    struct buf *b = buf_new(FERRY_FRAME_HDR + 8 + FERRY_CHECK_SEALED_LEN);
+    size_t adl;
+    int rc = FERRY_ERR_CRYPTO;
+
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_CHECK, next, nonce);
+    adl = ferry_ad(FERRY_KIND_CHECK, next, t->sid, ad);
+    if (s != NULL && b != NULL && sha256_final(s, d) == FERRY_OK &&
+        aead_seal(l->aead, nonce, ad, adl, d, 32, sealed) == FERRY_OK &&
+        frame_put_check(b, next, sealed) == FERRY_OK &&
+        frame_put_leg(t->out, (uint8_t)l->slot, buf_ptr(b), buf_len(b)) ==
+            FERRY_OK)
+        rc = FERRY_OK;
+    sha256_free(s);
+    buf_free(b);
+    return rc;
+}
+
 int fan_chain(ferry_transfer_t *t, uint64_t num, const uint8_t *sealed,
               size_t len)
 {
     struct group *g = t->group;
+    uint64_t next = num + 1;
     uint8_t e[32];
     unsigned i;
+    int check;
 
     if (ferry_sealed_element(sealed, len, e) != FERRY_OK)
         return FERRY_ERR_CRYPTO;
-    for (i = 0; i < g->nslots; i++)
-        if (live(g->slot[i]) && num >= g->slot[i]->first &&
-            sha256_update(g->slot[i]->chain, e, sizeof(e)) != FERRY_OK)
+    /* Every FAN_CHECK_EVERY bytes of the file (not of the last chunk). */
+    check = next < t->nchunks &&
+            next * t->chunk / FAN_CHECK_EVERY != num * t->chunk / FAN_CHECK_EVERY;
+    for (i = 0; i < g->nslots; i++) {
+        struct leg *l = g->slot[i];
+        if (!live(l) || num < l->first)
+            continue;
+        if (sha256_update(l->chain, e, sizeof(e)) != FERRY_OK ||
+            (check && put_check(t, l, next) != FERRY_OK))
             return FERRY_ERR_CRYPTO;
+    }
     return FERRY_OK;
 }
 

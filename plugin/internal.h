@@ -177,6 +177,8 @@ struct ferry_transfer {
     double fin_seconds;
     gint64 data_us; /* when the data half started */
     struct aead *k_aead; /* receiver on a fan-out slot: K, from KEY */
+    uint64_t checked;    /* ... and the chunks below this are proven its
+                            sender's (CHECK): what a resume may keep */
 
     /* ---- set before dp_start(), read-only after ---- */
     ferry_source_t src;
@@ -339,6 +341,17 @@ void group_settle(ferry_transfer_t *t, ferry_status_t st, const char *reason);
 struct frame;
 /* ---- fanout.c: the fan-out sender's data half ---- */
 #define FAN_JOIN_S 10 /* legs not joined by then are left out */
+/* A leg's digest so far goes to it this often (CHECK): a leg dropped from
+ * a fan-out keeps, for a resume, only chunks up to its last CHECK. */
+#define FAN_CHECK_EVERY (64u * 1024 * 1024)
+/* Output room one chunk's frames may take: DATA and, on a fan-out, a CHECK
+ * or END per leg. */
+size_t dp_frame_room(const ferry_transfer_t *t);
+/* Receiver on a slot: CHECK(n). */
+void dp_on_check(ferry_transfer_t *t, const struct frame *f);
+/* What a receiver's resume record may count: on a fan-out slot, only
+ * what a CHECK proved. */
+uint64_t dp_resumable(const ferry_transfer_t *t);
 static inline int fan_sender(const ferry_transfer_t *t)
 {
     return t->is_sender && t->group != NULL && t->group->fan;

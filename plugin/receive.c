@@ -96,20 +96,63 @@ void dp_sink_end(ferry_transfer_t *t, int keep)
 
 /* ---- receiver --------------------------------------------------------- */
 
+uint64_t dp_resumable(const ferry_transfer_t *t)
+{
+    return t->ch.has_slot ? t->checked : t->next;
+}
+
+static void save_state(ferry_transfer_t *t, gint64 now)
+{
+    uint64_t n = dp_resumable(t);
+
+    /* A stream is never resumed: no state to keep. */
+    if (t->sink.file != NULL && !stream_of(t) && n > t->state_next &&
+        rfile_save_state(t->sink.file, n) == FERRY_OK) {
+        t->state_next = n;
+        t->state_us = now;
+    }
+}
+
 static void send_ack(ferry_transfer_t *t)
 {
     gint64 now = g_get_monotonic_time();
 
     frame_put_ack(t->out, t->next);
     t->last_ack_us = now;
-    /* A stream is never resumed: no state to keep. */
-    if (t->sink.file != NULL && !stream_of(t) &&
-        ((t->next - t->state_next) * t->chunk >= STATE_EVERY ||
-         now - t->state_us >= STATE_US) &&
-        rfile_save_state(t->sink.file, t->next) == FERRY_OK) {
-        t->state_next = t->next;
-        t->state_us = now;
+    if ((t->next - t->state_next) * t->chunk >= STATE_EVERY ||
+        now - t->state_us >= STATE_US)
+        save_state(t, now);
+}
+
+/* A fan-out leg's CHECK(n): what it wrote below n is what its sender
+ * sealed (the digest so far, under its own leg key, which the other
+ * receivers lack). It comes right after DATA n-1, in order. */
+void dp_on_check(ferry_transfer_t *t, const struct frame *f)
+{
+    uint8_t d[32], got[32], nonce[12], ad[FERRY_AD_MAX];
+    struct sha256 *s;
+    size_t adl;
+    int ok;
+
+    if (f->number != t->next || reorder_count(t->cache) != 0 ||
+        f->number <= t->checked) {
+        dp_fail_integrity(t, "bad-check");
+        return;
     }
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_CHECK, f->number, nonce);
+    adl = ferry_ad(FERRY_KIND_CHECK, f->number, t->sid, ad);
+    s = sha256_dup(t->hash);
+    ok = s != NULL && sha256_final(s, d) == FERRY_OK &&
+         aead_open(t->aead, nonce, ad, adl, f->sealed, f->sealed_len, got) ==
+             FERRY_OK &&
+         CRYPTO_memcmp(d, got, 32) == 0;
+    sha256_free(s);
+    if (!ok) {
+        dp_fail_integrity(t, "check-mismatch");
+        return;
+    }
+    t->checked = f->number;
+    save_state(t, g_get_monotonic_time());
 }
 
 static gint64 keepalive_us(const ferry_transfer_t *t)

@@ -232,7 +232,7 @@ void dp_stream_free(ferry_transfer_t *t)
  * (nothing waits, or no room: the socket or a frame wakes us). */
 static gint64 stream_due_us(ferry_transfer_t *t, gint64 now)
 {
-    size_t need = FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN, avail;
+    size_t need = dp_frame_room(t), avail;
     enum pump_state st;
     gint64 since;
 
@@ -326,10 +326,17 @@ static void fill_stream(ferry_transfer_t *t, size_t need, gint64 t0)
     }
 }
 
+size_t dp_frame_room(const ferry_transfer_t *t)
+{
+    return FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN +
+           (fan_sender(t) ? t->group->nslots * (FERRY_FRAME_HDR + FERRY_LEG_MAX)
+                          : 0);
+}
+
 /* Sender: fill the output buffer with sealed chunks while there is room. */
 void dp_fill(ferry_transfer_t *t)
 {
-    size_t need = FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN;
+    size_t need = dp_frame_room(t);
     gint64 t0 = g_get_monotonic_time();
     uint64_t sealed = 0, num, off;
     int rc;

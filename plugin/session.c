@@ -238,6 +238,12 @@ void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr)
 {
     char text[96];
 
+    /* A message that came through a group chat (the room marks it with
+     * muc#user): an error back would get us put out of the room (Prosody
+     * kicks an occupant that sends one), so it gets none. */
+    if (xmpp_stanza_get_child_by_name_and_ns(
+            m, "x", "http://jabber.org/protocol/muc#user") != NULL)
+        return;
     snprintf(text, sizeof(text), "attribute %s: missing or invalid", attr);
     ctx_send(ctx, ferry_error_reply(ctx->x, m, FERRY_ERR_BAD_REQUEST,
                                     "bad-attribute", attr, text));

@@ -36,6 +36,7 @@ struct cli_opts {
     int to_stdout;              /* recv --stdout */
     unsigned long long max_size; /* recv --max-size (streams) */
     const char *name;            /* send --name (a stream's name) */
+    const char *muc, *nick;      /* --muc ROOM, --nick NICK */
     unsigned long long corrupt;
     char **accept_from;
     const char *peer;

@@ -97,6 +97,11 @@ static void usage(FILE *f)
         "                        accept get it from one upload\n"
         "  --wait SECONDS        wait this long for the peer to come online\n"
         "                        (default 30)\n"
+        "  --muc ROOM            send to every occupant of this group chat\n"
+        "                        (through the room: works in semi-anonymous\n"
+        "                        rooms); recv: join it to be offered files\n"
+        "  --nick NICK           the nick in --muc ROOM (default: the JID's\n"
+        "                        local part)\n"
         "  --requester sender|receiver  who asks for the channel (default\n"
         "                        sender; receiver: only the first device that\n"
         "                        answers gets the file, one transfer per peer)\n"
@@ -508,7 +513,8 @@ static int parse_args(int argc, char **argv)
         {"shuffle", 0, 0, 'S'},     {"test-corrupt-chunk", 1, 0, 'C'},
         {"data-thread", 0, 0, 'T'}, {"stdout", 0, 0, 'O'},
         {"max-size", 1, 0, 'M'},    {"name", 1, 0, 'N'},
-        {"to", 1, 0, 'o'},
+        {"to", 1, 0, 'o'},          {"muc", 1, 0, 'm'},
+        {"nick", 1, 0, 'K'},
         {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
@@ -638,6 +644,19 @@ static int parse_args(int argc, char **argv)
                 targets = g_array_new(FALSE, TRUE, sizeof(struct target));
             g_array_append_val(targets, ((struct target){optarg, NULL}));
             break;
+        case 'm':
+            if (strchr(optarg, '@') == NULL || strpbrk(optarg, "/ \t") ||
+                optarg[0] == '@' || strchr(optarg, '@')[1] == '\0') {
+                err("--muc: a room's bare JID, such as "
+                    "room@conference.example.org, not '%s'",
+                    optarg);
+                return -1;
+            }
+            o.muc = optarg;
+            break;
+        case 'K':
+            o.nick = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 1;
@@ -653,25 +672,36 @@ static int parse_args(int argc, char **argv)
         o.accept_from = (char **)g_ptr_array_free(af, FALSE);
     }
     if (o.sending) {
-        int have_to = targets != NULL;
+        int have_to = targets != NULL || o.muc != NULL;
         if (argc - optind < (have_to ? 1 : 2)) {
-            err("send needs PEER (or --to JID) and at least one FILE");
+            err("send needs PEER (or --to JID, or --muc ROOM) and at least "
+                "one FILE");
             return -1;
         }
+        if (targets == NULL)
+            targets = g_array_new(FALSE, TRUE, sizeof(struct target));
         if (!have_to) {
             targets = g_array_new(FALSE, TRUE, sizeof(struct target));
             g_array_append_val(targets,
                                ((struct target){argv[optind++], NULL}));
         }
-        o.peer = g_array_index(targets, struct target, 0).jid;
+        o.peer = targets->len > 0
+                     ? g_array_index(targets, struct target, 0).jid
+                     : o.muc;
         o.files = argv + optind;
         o.nfiles = argc - optind;
         for (int i = 0; i < o.nfiles; i++)
-            if (strcmp(o.files[i], "-") == 0 &&
-                (o.nfiles != 1 || targets->len != 1)) {
-                err("'-' (standard input) is sent alone, to one peer");
+            if (strcmp(o.files[i], "-") == 0 && o.nfiles != 1) {
+                err("'-' (standard input) is sent alone");
                 return -1;
             }
+        if (o.requester == FERRY_REQUESTER_RECEIVER &&
+            (o.muc != NULL || targets->len > 1)) {
+            err("--requester receiver sends to one peer (the first device "
+                "that answers); several peers or a room need the sender to "
+                "request the channel");
+            return -1;
+        }
     } else if (optind != argc) {
         err("recv takes no arguments (the files come from the sender)");
         return -1;
@@ -731,6 +761,57 @@ static int preflight(void)
             "--accept-from JID");
         return EX_USAGE_;
     }
+    return 0;
+}
+
+/* --muc: join the room (as --nick, else the JID's local part). A sender
+ * offers to each occupant through the room, by its room JID, so that
+ * semi-anonymous rooms work; a receiver is an occupant, to be found. */
+static struct muc *room;
+static GPtrArray *occupants; /* the targets' JIDs taken from the room */
+
+static int join_room(xmpp_conn_t *conn)
+{
+    const char *jid = xmpp_conn_get_bound_jid(conn);
+    char *nick = o.nick ? g_strdup(o.nick)
+                        : g_strndup(jid, strcspn(jid, "@/"));
+    double end = now_s() + MIN(o.timeout, 15);
+    const char *const *p;
+    int n = 0;
+
+    room = muc_join(conn, o.muc, nick);
+    g_free(nick);
+    if (room == NULL) {
+        err("--muc %s: cannot join", o.muc);
+        return EX_USAGE_;
+    }
+    while (muc_ready(room) == 0 && now_s() < end && !interrupted &&
+           login_connected())
+        ferry_strophe_run_once(fctx, 50);
+    if (muc_ready(room) != 1) {
+        err("%s", muc_ready(room) < 0 ? muc_error(room)
+                                      : "the room did not answer the join");
+        return EX_SERVER;
+    }
+    if (!o.sending) {
+        say("joined %s as %s", o.muc, muc_nick(room));
+        return 0;
+    }
+    occupants = g_ptr_array_new_with_free_func(g_free);
+    for (p = muc_occupants(room); *p != NULL; p++, n++) {
+        g_ptr_array_add(occupants, g_strdup(*p));
+        g_array_append_val(targets,
+                           ((struct target){occupants->pdata[n], NULL}));
+    }
+    if (muc_dropped(room))
+        say("%lu occupants beyond the first %d left out", muc_dropped(room),
+            n);
+    if (n == 0 && targets->len == 0) {
+        err("nobody else is in %s", o.muc);
+        return EX_PEER_GONE;
+    }
+    say("joined %s as %s: offering to %d occupant%s", o.muc, muc_nick(room), n,
+        n == 1 ? "" : "s");
     return 0;
 }
 
@@ -812,9 +893,14 @@ int main(int argc, char **argv)
     if (o.verbose)
         fprintf(stderr, "ferry: logged in as %s\n",
                 xmpp_conn_get_bound_jid(conn));
+    if (o.muc != NULL && (rc = join_room(conn)) != 0) {
+        exit_code = rc;
+        goto out;
+    }
     if (!o.sending)
-        say("waiting for %d file%s as %s", o.count, o.count > 1 ? "s" : "",
-            xmpp_conn_get_bound_jid(conn));
+        say("waiting for %d file%s as %s%s%s", o.count, o.count > 1 ? "s" : "",
+            xmpp_conn_get_bound_jid(conn), room ? " in " : "",
+            room ? o.muc : "");
     loop();
     if (interrupted) {
         ferry_transfer_t *t;
@@ -843,7 +929,11 @@ int main(int argc, char **argv)
     if (o.sending && send_paths != NULL &&
         send_paths->len * targets->len > 1) {
         char total[32];
-        guint all = send_paths->len * targets->len;
+        /* One transfer per file, or per file and peer (--requester
+         * receiver). */
+        guint all = o.requester == FERRY_REQUESTER_RECEIVER
+                        ? send_paths->len * targets->len
+                        : send_paths->len;
         human_size((double)sent_bytes, total, sizeof(total));
         if (targets->len > 1)
             say("%d of %u files sent to %u peers (%s)%s", sent_ok, all,
@@ -854,6 +944,7 @@ int main(int argc, char **argv)
     }
 out:
     ferry_ctx_free(fctx);
+    muc_leave(room);
     xmpp_disconnect(conn);
     for (i = 0; i < 10 && login_connected(); i++)
         xmpp_run_once(x, 50);
@@ -871,5 +962,7 @@ out:
         g_array_free(targets, TRUE);
     if (sending != NULL)
         g_ptr_array_free(sending, TRUE);
+    if (occupants != NULL)
+        g_ptr_array_free(occupants, TRUE);
     return exit_code < 0 ? EX_DONE : exit_code;
 }

@@ -123,6 +123,27 @@ START_TEST(key_round_trip_and_only_48_bytes)
 }
 END_TEST
 
+START_TEST(check_round_trip_and_only_56_bytes)
+{
+    uint8_t sealed[FERRY_CHECK_SEALED_LEN];
+    struct frame f;
+    size_t used;
+
+    memset(sealed, 0x43, sizeof(sealed));
+    ck_assert_int_eq(frame_put_check(b, 256, sealed), FERRY_OK);
+    ck_assert_uint_eq(buf_len(b), FERRY_FRAME_HDR + 56);
+    ck_assert_uint_eq(buf_ptr(b)[0], 0x16);
+    decode_whole(&f);
+    ck_assert_uint_eq(f.type, FRAME_CHECK);
+    ck_assert_uint_eq(f.number, 256);
+    ck_assert_uint_eq(f.sealed_len, 48);
+    ck_assert_int_eq(frame_decode((const uint8_t *)"\x16\x00\x00\x37", 4,
+                                  FERRY_FRAME_MAX, &f, &used),
+                     FERRY_ERR_BAD_LENGTH);
+    ck_assert_uint_eq(frame_info(FRAME_CHECK)->senders, FRAME_FROM_SENDER);
+}
+END_TEST
+
 /* Wraps the frame now in b into a LEG for slot, in b2. */
 static void wrap(struct buf *b2, uint8_t slot)
 {
@@ -597,7 +618,7 @@ START_TEST(table_has_unique_codes_and_sane_ranges)
     size_t n, i, j;
     const struct frame_info *t = frame_table(&n);
 
-    ck_assert_uint_eq(n, 15);
+    ck_assert_uint_eq(n, 16);
     for (i = 0; i < n; i++) {
         ck_assert_uint_le(t[i].min_body, t[i].max_body);
         ck_assert_uint_le(t[i].max_body, FERRY_FRAME_MAX);
@@ -617,6 +638,7 @@ static Suite *suite(void)
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hello_round_trip);
+    tcase_add_test(tc, check_round_trip_and_only_56_bytes);
     tcase_add_test(tc, auth_round_trip);
     tcase_add_test(tc, auth_with_slot_round_trip);
     tcase_add_test(tc, auth_of_65_or_68_bytes_refused);
