@@ -374,7 +374,8 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
         }
         break;
     case FRAME_PEER_JOINED:
-        if (t->ds != D_WAIT_PEER)
+        /* A fan-out's sender hears of each leg in a LEG. */
+        if (t->ds != D_WAIT_PEER || fan_sender(t))
             break;
         t->ds = t->is_sender ? D_STREAMING : D_RECEIVING;
         t->last_ack_us = g_get_monotonic_time();
@@ -393,7 +394,7 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
         dp_emit_event(t, "resume");
         break;
     case FRAME_ACK:
-        if (!t->is_sender)
+        if (!t->is_sender || fan_sender(t))
             break;
         t->acked = f->number;
         if (stream_of(t))
@@ -403,7 +404,7 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
         dp_emit_progress(t, done);
         break;
     case FRAME_VERIFIED:
-        if (!t->is_sender || t->ds != D_WAIT_VERIFIED)
+        if (!t->is_sender || t->ds != D_WAIT_VERIFIED || fan_sender(t))
             break;
         if (f->sealed_len != FERRY_VERIFIED_SEALED_LEN ||
             ferry_verified_open(t->aead, t->sid, t->end_count, t->end_size,

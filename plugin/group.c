@@ -328,6 +328,7 @@ static void go(ferry_transfer_t *t)
     for (i = 0; i < acc->len; i++) {
         struct leg *l = g_ptr_array_index(acc, i);
         l->st = LEG_DATA;
+        l->acked = l->first;
         l->t0_us = g_get_monotonic_time();
     }
     if (acc->len == 1) {

@@ -475,6 +475,8 @@ static void xfer_free(gpointer p)
     struct hx_xfer *x = p;
 
     g_string_free(x->events, TRUE);
+    if (x->receipts != NULL)
+        g_string_free(x->receipts, TRUE);
     g_free(x->path);
     g_free(x);
 }
@@ -560,6 +562,18 @@ static void on_done(ferry_transfer_t *t, ferry_status_t st, const char *reason,
     if (!x->is_sender && ferry_transfer_path(t) != NULL) {
         g_free(x->path);
         x->path = g_strdup(ferry_transfer_path(t));
+    }
+    if (x->is_sender) {
+        ferry_receipt_t r[16];
+        size_t i, n = ferry_transfer_receipts(t, r, 16);
+        if (x->receipts == NULL)
+            x->receipts = g_string_new(NULL);
+        x->nreceipts = (int)n;
+        for (i = 0; i < n && i < 16; i++)
+            g_string_append_printf(x->receipts, "%s=%s;", r[i].jid,
+                                   r[i].status == FERRY_DONE_OK ? "verified"
+                                   : r[i].reason                ? r[i].reason
+                                                                : "?");
     }
     /* Still valid here, and already over: every call must say so. */
     x->cancel_rc_in_done = ferry_cancel(t);
@@ -729,7 +743,8 @@ static void component_answer(struct hx *h, xmpp_stanza_t *iq)
     g_strlcpy(ch.host, h->relay_host, sizeof(ch.host));
     ch.port = h->comp_port;
     ch.tls = h->comp_tls;
-    if (chan_id_new(ch.expires, ch.id) != FERRY_OK ||
+    ch.slots = rq.slots; /* a fan-out's receivers (XEP "Fan-out") */
+    if (chan_id_new_slots(ch.expires, rq.slots, ch.id) != FERRY_OK ||
         chan_key(h->secret, h->secret_len, ch.id, ch.key) != FERRY_OK) {
         emit(h, HX_COMPONENT,
              ferry_error_reply(h->x, iq, FERRY_ERR_INTERNAL, NULL, NULL,
@@ -840,14 +855,47 @@ static void logged_free(gpointer p)
 }
 
 /* Stamps from and hands the stanza to whoever it is for. */
+static int deliver(struct hx_peer *p, xmpp_stanza_t *s)
+{
+    char *text = NULL;
+    size_t len;
+    int r = -2;
+
+    if (!p->xml)
+        r = ferry_handle_stanza(p->ctx, s);
+    else if (xmpp_stanza_to_text(s, &text, &len) == XMPP_EOK) {
+        r = ferry_handle_xml(p->ctx, text);
+        xmpp_free(p->h->x, text);
+    }
+    return r;
+}
+
+/* A headline to a bare JID goes to every resource, as a server does
+ * (RFC 6121, 8.5.2.1.1). */
+static int to_every_resource(struct hx *h, const char *to, xmpp_stanza_t *s)
+{
+    const char *type = xmpp_stanza_get_type(s);
+    struct hx_peer *p;
+    int r = -2;
+    guint i;
+
+    if (strchr(to, '/') != NULL || type == NULL ||
+        strcmp(type, "headline") != 0)
+        return -3;
+    for (i = 0; i < h->peers->len; i++) {
+        p = g_ptr_array_index(h->peers, i);
+        if (p->ctx != NULL && same_bare_jid(p->jid, to))
+            r = deliver(p, s);
+    }
+    return r;
+}
+
 static int dispatch(struct hx *h, const char *from, const char *xml)
 {
     xmpp_stanza_t *s = xmpp_stanza_new_from_string(h->x, xml);
     struct hx_logged *l;
     struct hx_peer *p;
-    char *text = NULL;
     const char *to;
-    size_t len;
     int r = -2;
 
     if (s == NULL)
@@ -860,14 +908,12 @@ static int dispatch(struct hx *h, const char *from, const char *xml)
         r = server_handle(h, s);
     else if (same_jid(to, HX_COMPONENT))
         r = component_handle(h, s);
-    else if ((p = find_peer(h, to)) != NULL) {
-        if (!p->xml)
-            r = ferry_handle_stanza(p->ctx, s);
-        else if (xmpp_stanza_to_text(s, &text, &len) == XMPP_EOK) {
-            r = ferry_handle_xml(p->ctx, text);
-            xmpp_free(h->x, text);
-        }
-    }
+    else if ((r = to_every_resource(h, to, s)) != -3)
+        ;
+    else if ((p = find_peer(h, to)) != NULL)
+        r = deliver(p, s);
+    else
+        r = -2;
     l->rc = r;
     xmpp_stanza_release(s);
     return r;

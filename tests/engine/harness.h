@@ -80,6 +80,8 @@ struct hx_xfer {
     char *path;            /* receiver: ferry_transfer_path() at done */
     struct hx_sink *sink;  /* receiver: memory sink, if any */
     struct hx_source *src; /* sender: harness source, if any */
+    int nreceipts;         /* sender: ferry_transfer_receipts() at done */
+    GString *receipts;     /* ... as "jid=verified;jid=declined;..." */
 };
 
 struct hx_peer {

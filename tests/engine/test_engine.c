@@ -1639,13 +1639,124 @@ START_TEST(stream_latency_is_milliseconds)
 }
 END_TEST
 
+/* ---- fan-out (XEP "Fan-out") ---------------------------------------- */
+
+/* More resources of bob, each with a directory of its own. */
+static struct hx_peer *bob_at(const char *res, int m, int xml)
+{
+    char jid[64];
+    struct hx_peer *p;
+
+    snprintf(jid, sizeof(jid), "bob@example.org/%s", res);
+    p = hx_peer_new(h, jid, m, xml);
+    ck_assert_msg(p != NULL, "%s", hx_error(h));
+    snprintf(p->dir, sizeof(p->dir), "%s/in-bob-%s", hx_dir(h), res);
+    mkdir(p->dir, 0700);
+    return p;
+}
+
+static int peers_done(struct hx_peer *const *ps, size_t n)
+{
+    size_t k;
+    guint i;
+
+    for (k = 0; k < n; k++) {
+        if (ps[k]->ctx != NULL && ferry_active(ps[k]->ctx) != 0)
+            return 0;
+        for (i = 0; i < ps[k]->xfers->len; i++)
+            if (((struct hx_xfer *)g_ptr_array_index(ps[k]->xfers, i))
+                    ->ndone == 0)
+                return 0;
+    }
+    return 1;
+}
+
+/* A send to bob's bare JID reaches each of his three Ferry clients, one
+ * upload on one channel of three slots; one declining leaves the others
+ * whole (loop 1, 3: bob/desk declines). */
+START_TEST(fan_out_to_every_resource)
+{
+    int m = _i & 1, decline = _i >> 1;
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = 5 * MiB + 321;
+    struct hx_peer *desk, *phone, *ps[4];
+    struct hx_xfer *a;
+    char *src;
+    size_t k;
+
+    start(m, 1);
+    desk = bob_at("desk", m, 0);
+    phone = bob_at("phone", m, 1);
+    ps[0] = alice, ps[1] = bob, ps[2] = desk, ps[3] = phone;
+    if (decline)
+        desk->offer_mode = HX_OFFER_REJECT;
+    src = make_file("album.zip", size, 9);
+    ck_assert_int_eq(hx_send_file(alice, "bob@example.org", src, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(peers_done(ps, 4));
+    check_done(a, FERRY_DONE_OK, "");
+    ck_assert_int_eq(a->nreceipts, 3);
+    for (k = 1; k < 4; k++) {
+        struct hx_xfer *b = ps[k]->last_offer;
+        if (decline && ps[k] == desk) {
+            check_done(b, FERRY_DONE_REJECTED, "declined");
+            continue;
+        }
+        check_done(b, FERRY_DONE_OK, "");
+        ck_assert(hx_same_file(src, b->path));
+        ck_assert(has_event(b, "first-byte"));
+    }
+    ck_assert_msg(strstr(a->receipts->str, "bob@example.org/desk=") != NULL,
+                  "%s", a->receipts->str);
+    ck_assert_msg(strstr(a->receipts->str,
+                         decline ? "/desk=declined" : "/desk=verified"),
+                  "%s", a->receipts->str);
+    /* One channel: three slots, or two when desk said no. */
+    ck_assert_int_eq(hx_component_served(h), 1);
+    ck_assert_int_eq(logged(HX_ALICE, HX_COMPONENT,
+                            decline ? "slots=\"2\"" : "slots=\"3\""),
+                     1);
+    ck_assert_int_eq(logged(HX_ALICE, "bob@example.org/phone", "slot=") +
+                         logged(HX_ALICE, "bob@example.org/phone", "<offer"),
+                     2);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* One accepted resource of two: an ordinary one-to-one session. */
+START_TEST(fan_out_of_one_is_one_to_one)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    struct hx_peer *desk, *ps[3];
+    struct hx_xfer *a;
+    char *src;
+
+    start(_i, 1);
+    desk = bob_at("desk", _i, 0);
+    desk->offer_mode = HX_OFFER_REJECT;
+    ps[0] = alice, ps[1] = bob, ps[2] = desk;
+    src = make_file("one.bin", MiB, 3);
+    ck_assert_int_eq(hx_send_file(alice, "bob@example.org", src, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(peers_done(ps, 3));
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(bob->last_offer, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, bob->last_offer->path));
+    ck_assert_int_eq(logged(HX_ALICE, HX_COMPONENT, "slots="), 0);
+    ck_assert_int_eq(a->nreceipts, 2);
+    g_free(src);
+    stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
     TCase *flow = tcase_create("flow"), *end = tcase_create("cancel");
     TCase *gone = tcase_create("gone"), *safety = tcase_create("safety");
-    TCase *stream = tcase_create("stream");
-    TCase *all[] = {flow, end, gone, safety, stream};
+    TCase *stream = tcase_create("stream"), *fan = tcase_create("fanout");
+    TCase *all[] = {flow, end, gone, safety, stream, fan};
     size_t i;
 
     for (i = 0; i < G_N_ELEMENTS(all); i++) {
@@ -1690,6 +1801,8 @@ static Suite *suite(void)
     tcase_add_loop_test(stream, stream_over_the_ceiling_is_refused, 0, 2);
     tcase_add_loop_test(stream, stream_latency_is_milliseconds, 0, 2);
     tcase_add_loop_test(stream, quiet_stream_lives_and_idles, 0, 2);
+    tcase_add_loop_test(fan, fan_out_to_every_resource, 0, 4);
+    tcase_add_loop_test(fan, fan_out_of_one_is_one_to_one, 0, 2);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;
