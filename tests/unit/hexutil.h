@@ -35,15 +35,16 @@ static inline void assert_hex(const uint8_t *p, size_t len, const char *hex)
 
 #include <stdio.h>
 
-/* Value of `name` in tests/data/kat.txt as bytes (malloc'd). */
-static inline uint8_t *kat(const char *name, size_t *len)
+/* Value of `name` in tests/data/<file> ("name hex" lines, '#' comments)
+ * as bytes (malloc'd). */
+static inline uint8_t *kat_in(const char *file, const char *name, size_t *len)
 {
     char path[4096], line[1024], key[128], val[800];
     const char *top = getenv("top_srcdir");
     FILE *f;
     uint8_t *r = NULL;
 
-    snprintf(path, sizeof(path), "%s/tests/data/kat.txt", top ? top : ".");
+    snprintf(path, sizeof(path), "%s/tests/data/%s", top ? top : ".", file);
     f = fopen(path, "r");
     ck_assert_msg(f != NULL, "cannot open %s", path);
     while (fgets(line, sizeof(line), f) != NULL) {
@@ -55,8 +56,21 @@ static inline uint8_t *kat(const char *name, size_t *len)
         }
     }
     fclose(f);
-    ck_assert_msg(r != NULL, "no vector %s", name);
+    ck_assert_msg(r != NULL, "no vector %s in %s", name, file);
     return r;
+}
+
+/* Value of `name` in tests/data/kat.txt as bytes (malloc'd). */
+static inline uint8_t *kat(const char *name, size_t *len)
+{
+    return kat_in("kat.txt", name, len);
+}
+
+/* Value of `name` in tests/data/fanout-kat.txt (the XEP's fan-out
+ * vectors) as bytes (malloc'd). */
+static inline uint8_t *fkat(const char *name, size_t *len)
+{
+    return kat_in("fanout-kat.txt", name, len);
 }
 
 #endif

@@ -3,8 +3,10 @@
 #include <string.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "crypto.h"
 #include "err.h"
+#include "frame.h"
 #include "hexutil.h"
 
 START_TEST(hkdf_rfc5869_case1)
@@ -354,6 +356,266 @@ START_TEST(sha256_streaming_matches_one_shot)
 }
 END_TEST
 
+/* ---- fan-out: tests/data/fanout-kat.txt (the XEP's fan-out vectors,
+ * computed independently by tests/xep/fanout-vectors.py) ---- */
+
+static char *fkat_str(const char *name)
+{
+    size_t n;
+    uint8_t *p = fkat(name, &n);
+    char *s = malloc(n + 1);
+
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    free(p);
+    return s;
+}
+
+/* Asserts that p[0..len) equals the vector `name` from byte `skip` on
+ * (skip: a frame header and the fields before its sealed part). */
+static void assert_fkat(const uint8_t *p, size_t len, const char *name,
+                        size_t skip)
+{
+    size_t n;
+    uint8_t *want = fkat(name, &n);
+
+    ck_assert_uint_eq(len, n - skip);
+    ck_assert_msg(memcmp(p, want + skip, len) == 0, "%s differs", name);
+    free(want);
+}
+
+static void assert_buf_fkat(struct buf *b, const char *name)
+{
+    assert_fkat(buf_ptr(b), buf_len(b), name, 0);
+}
+
+/* The channel key, slot keys and leg keys L(0), L(1), both ends' way. */
+static void fanout_keys(uint8_t ck[32], uint8_t sk[3][32], uint8_t leg[2][32])
+{
+    uint8_t *secret, *id, *apriv, *apub, *pub, *priv, shared[32], other[32];
+    size_t sl;
+    unsigned i;
+
+    secret = fkat("fanout-shared-secret", &sl);
+    id = fkat("fanout-channel-id", NULL);
+    apriv = fkat("sender-x25519-private", NULL);
+    apub = kat("x25519-alice-pub", NULL);
+    ck_assert_int_eq(chan_key(secret, sl, id, ck), FERRY_OK);
+    assert_fkat(ck, 32, "fanout-channel-key", 0);
+    for (i = 0; i < 3; i++) {
+        char name[32];
+        ck_assert_int_eq(chan_slot_key(ck, i, sk[i]), FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-slot-key-%u", i);
+        assert_fkat(sk[i], 32, name, 0);
+    }
+    for (i = 0; i < 2; i++) {
+        char name[48];
+        char *sid = fkat_str("fanout-sid");
+        snprintf(name, sizeof(name), "receiver-%u-x25519-public", i);
+        pub = fkat(name, NULL);
+        snprintf(name, sizeof(name), "receiver-%u-x25519-private", i);
+        priv = fkat(name, NULL);
+        ck_assert_int_eq(ferry_x25519(apriv, pub, shared), FERRY_OK);
+        ck_assert_int_eq(ferry_x25519(priv, apub, other), FERRY_OK);
+        ck_assert_mem_eq(shared, other, 32);
+        snprintf(name, sizeof(name), "receiver-%u-x25519-shared", i);
+        assert_fkat(shared, 32, name, 0);
+        /* The leg key: the content key with the slot key as salt. */
+        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid, leg[i]),
+                         FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-leg-key-%u", i);
+        assert_fkat(leg[i], 32, name, 0);
+        free(pub);
+        free(priv);
+        free(sid);
+    }
+    free(secret);
+    free(id);
+    free(apriv);
+    free(apub);
+}
+
+START_TEST(fanout_slot_and_leg_keys_match_xep)
+{
+    uint8_t ck[32], sk[3][32], leg[2][32], proof[32], out[32];
+    uint8_t *id = fkat("fanout-channel-id", NULL);
+    uint8_t *ch = fkat("fanout-challenge", NULL);
+    uint8_t *input = fkat("fanout-slot-key-input-0", NULL);
+
+    fanout_keys(ck, sk, leg);
+    /* slot key(0) is the HMAC of its stated input */
+    ck_assert_int_eq(chan_slot_key(ck, FERRY_SLOTS_MAX, out),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(input[13], 0);
+    ck_assert_int_eq(memcmp(input, "ferry slot v0", 13), 0);
+    /* Receiver of slot 2 proves its slot key. */
+    ck_assert_int_eq(chan_proof(sk[2], ch, ROLE_RECEIVER, id, proof), FERRY_OK);
+    assert_fkat(proof, 32, "fanout-proof-receiver-slot-2", 0);
+    free(id);
+    free(ch);
+    free(input);
+}
+END_TEST
+
+START_TEST(fanout_key_wrap_matches_xep)
+{
+    uint8_t ck[32], sk[3][32], leg[2][32], wrapped[FERRY_KEY_WRAP_LEN], k[32];
+    uint8_t nonce[12], ad[FERRY_AD_MAX];
+    uint8_t *tk = fkat("fanout-transfer-key", NULL);
+    char *sid = fkat_str("fanout-sid");
+    struct aead *a0, *a1;
+    struct buf *b = buf_new(256), *l = buf_new(256);
+    size_t adl;
+
+    fanout_keys(ck, sk, leg);
+    a0 = aead_new(leg[0]);
+    a1 = aead_new(leg[1]);
+    ck_assert_ptr_nonnull(a0);
+    ck_assert_ptr_nonnull(a1);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_KEY, 0, nonce);
+    assert_fkat(nonce, 12, "fanout-key-nonce", 0);
+    adl = ferry_ad(FERRY_KIND_KEY, 0, sid, ad);
+    assert_fkat(ad, adl, "fanout-key-ad", 0);
+
+    ck_assert_int_eq(ferry_key_wrap(a0, sid, tk, wrapped), FERRY_OK);
+    ck_assert_int_eq(frame_put_key(b, wrapped), FERRY_OK);
+    assert_buf_fkat(b, "fanout-key-frame-0");
+    ck_assert_int_eq(frame_put_leg(l, 0, buf_ptr(b), buf_len(b)), FERRY_OK);
+    assert_buf_fkat(l, "fanout-leg-frame-key-0");
+    /* Leg 0 unwraps K; leg 1's key does not open leg 0's KEY. */
+    ck_assert_int_eq(ferry_key_unwrap(a0, sid, wrapped, k), FERRY_OK);
+    ck_assert_mem_eq(k, tk, 32);
+    ck_assert_int_eq(ferry_key_unwrap(a1, sid, wrapped, k),
+                     FERRY_ERR_INTEGRITY);
+    ck_assert_int_eq(ferry_key_wrap(a1, sid, tk, wrapped), FERRY_OK);
+    assert_fkat(wrapped, sizeof(wrapped), "fanout-key-frame-1", 4);
+    ck_assert_int_eq(ferry_key_unwrap(a1, sid, wrapped, k), FERRY_OK);
+    ck_assert_mem_eq(k, tk, 32);
+    wrapped[0] ^= 1;
+    ck_assert_int_eq(ferry_key_unwrap(a1, sid, wrapped, k),
+                     FERRY_ERR_INTEGRITY);
+    aead_free(a0);
+    aead_free(a1);
+    buf_free(b);
+    buf_free(l);
+    free(tk);
+    free(sid);
+}
+END_TEST
+
+/* DATA under K, the element chain, CHECK(1) and END under each leg key,
+ * and leg 0's VERIFIED. */
+START_TEST(fanout_session_matches_xep)
+{
+    uint8_t ck[32], sk[3][32], leg[2][32], nonce[12], ad[FERRY_AD_MAX];
+    uint8_t sealed[2][64], e[32], d[32], pt[40];
+    uint8_t csealed[FERRY_CHECK_SEALED_LEN], esealed[FERRY_END_SEALED_LEN];
+    uint8_t vsealed[FERRY_VERIFIED_SEALED_LEN];
+    uint8_t *tk = fkat("fanout-transfer-key", NULL);
+    char *sid = fkat_str("fanout-sid");
+    struct aead *k, *a[2];
+    struct sha256 *chain = ferry_sealed_new(0), *so_far;
+    struct buf *b = buf_new(256), *l = buf_new(256);
+    size_t adl, len[2], size = 0;
+    unsigned n, i;
+
+    fanout_keys(ck, sk, leg);
+    k = aead_new(tk);
+    a[0] = aead_new(leg[0]);
+    a[1] = aead_new(leg[1]);
+    ck_assert_ptr_nonnull(k);
+    ck_assert_ptr_nonnull(a[0]);
+    ck_assert_ptr_nonnull(a[1]);
+    ck_assert_ptr_nonnull(chain);
+    for (n = 0; n < 2; n++) {
+        char name[48];
+        uint8_t *plain, back[64];
+        snprintf(name, sizeof(name), "fanout-chunk-%u-plaintext", n);
+        plain = fkat(name, &len[n]);
+        size += len[n];
+        ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, n, nonce);
+        adl = ferry_ad(FERRY_KIND_DATA, n, sid, ad);
+        ck_assert_int_eq(aead_seal(k, nonce, ad, adl, plain, len[n], sealed[n]),
+                         FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-data-frame-%u", n);
+        assert_fkat(sealed[n], len[n] + 16, name, 12);
+        ck_assert_int_eq(
+            aead_open(k, nonce, ad, adl, sealed[n], len[n] + 16, back),
+            FERRY_OK);
+        ck_assert_mem_eq(back, plain, len[n]);
+        /* element(n): SHA-256 of the whole sealed body */
+        ck_assert_int_eq(ferry_sealed_element(sealed[n], len[n] + 16, e),
+                         FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-element-%u", n);
+        assert_fkat(e, 32, name, 0);
+        ck_assert_int_eq(sha256_update(chain, e, 32), FERRY_OK);
+        if (n == 0) {
+            /* CHECK(1): the digest so far, after chunk 0, to leg 0 */
+            so_far = sha256_dup(chain);
+            ck_assert_ptr_nonnull(so_far);
+            ck_assert_int_eq(sha256_final(so_far, d), FERRY_OK);
+            sha256_free(so_far);
+            assert_fkat(d, 32, "fanout-check-digest-1", 0);
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_CHECK, 1, nonce);
+            assert_fkat(nonce, 12, "fanout-check-nonce-1", 0);
+            adl = ferry_ad(FERRY_KIND_CHECK, 1, sid, ad);
+            assert_fkat(ad, adl, "fanout-check-ad-1", 0);
+            ck_assert_int_eq(aead_seal(a[0], nonce, ad, adl, d, 32, csealed),
+                             FERRY_OK);
+            ck_assert_int_eq(frame_put_check(b, 1, csealed), FERRY_OK);
+            assert_buf_fkat(b, "fanout-check-frame-1");
+            ck_assert_int_eq(frame_put_leg(l, 0, buf_ptr(b), buf_len(b)),
+                             FERRY_OK);
+            assert_buf_fkat(l, "fanout-leg-frame-check-1");
+            buf_reset(b);
+            buf_reset(l);
+        }
+        free(plain);
+    }
+    ck_assert_int_eq(sha256_final(chain, d), FERRY_OK);
+    assert_fkat(d, 32, "fanout-digest", 0);
+
+    /* END: size | digest, sealed under each leg key, inside LEG(i). */
+    be64_put(pt, size);
+    memcpy(pt + 8, d, 32);
+    assert_fkat(pt, 40, "fanout-end-plaintext", 0);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 2, nonce);
+    assert_fkat(nonce, 12, "fanout-end-nonce", 0);
+    adl = ferry_ad(FERRY_KIND_END, 2, sid, ad);
+    assert_fkat(ad, adl, "fanout-end-ad", 0);
+    for (i = 0; i < 2; i++) {
+        char name[48];
+        ck_assert_int_eq(aead_seal(a[i], nonce, ad, adl, pt, 40, esealed),
+                         FERRY_OK);
+        ck_assert_int_eq(frame_put_end(b, 2, esealed), FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-end-frame-%u", i);
+        assert_buf_fkat(b, name);
+        ck_assert_int_eq(frame_put_leg(l, (uint8_t)i, buf_ptr(b), buf_len(b)),
+                         FERRY_OK);
+        snprintf(name, sizeof(name), "fanout-leg-frame-end-%u", i);
+        assert_buf_fkat(l, name);
+        buf_reset(b);
+        buf_reset(l);
+    }
+    /* Leg 0's VERIFIED under L(0). */
+    ck_assert_int_eq(ferry_verified_seal(a[0], sid, 2, size, d, vsealed),
+                     FERRY_OK);
+    assert_fkat(vsealed, sizeof(vsealed), "fanout-verified-frame-0", 4);
+    ck_assert_int_eq(ferry_verified_open(a[0], sid, 2, size, d, vsealed),
+                     FERRY_OK);
+    ck_assert_int_eq(ferry_verified_open(a[1], sid, 2, size, d, vsealed),
+                     FERRY_ERR_INTEGRITY);
+    aead_free(k);
+    aead_free(a[0]);
+    aead_free(a[1]);
+    buf_free(b);
+    buf_free(l);
+    free(tk);
+    free(sid);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -375,6 +637,9 @@ static Suite *suite(void)
     tcase_add_test(tc, verified_nonce_and_ad_layout);
     tcase_add_test(tc, content_key_depends_on_every_input);
     tcase_add_test(tc, sha256_streaming_matches_one_shot);
+    tcase_add_test(tc, fanout_slot_and_leg_keys_match_xep);
+    tcase_add_test(tc, fanout_key_wrap_matches_xep);
+    tcase_add_test(tc, fanout_session_matches_xep);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -33,9 +33,10 @@ XEP = os.path.join(TOP, "xep", "xep-ferry.xml")
 KAT = os.path.join(TOP, "tests", "data", "fanout-kat.txt")
 
 DIR_TO_RECEIVER, DIR_TO_SENDER = 1, 2
-KIND_DATA, KIND_END, KIND_VERIFIED, KIND_KEY = 1, 2, 3, 4
+KIND_DATA, KIND_END, KIND_VERIFIED, KIND_KEY, KIND_CHECK = 1, 2, 3, 4, 5
 ROLE_SENDER, ROLE_RECEIVER = 1, 2
-T_AUTH, T_DATA, T_END, T_VERIFIED, T_KEY, T_LEG = 0x02, 0x10, 0x11, 0x14, 0x15, 0x24
+T_AUTH, T_DATA, T_END, T_VERIFIED, T_KEY, T_CHECK, T_LEG = (
+    0x02, 0x10, 0x11, 0x14, 0x15, 0x16, 0x24)
 
 
 def u64(n):
@@ -110,8 +111,16 @@ def tags_digest_input(first, sealed):
     return b"ferry tags v0" + u64(first) + b"".join(s[-16:] for s in sealed)
 
 
+def element(sealed):
+    """element(n) = SHA-256(the whole sealed body of DATA n)."""
+    return hashlib.sha256(sealed).digest()
+
+
 def sealed_digest_input(first, sealed):
-    return b"ferry sealed v0" + u64(first) + b"".join(sealed)
+    """A fan-out digest's input: the label, first, then element(first),
+    element(first+1), ... of the sealed bodies given (chunks first..)."""
+    return b"ferry sealed v0" + u64(first) + b"".join(element(s)
+                                                      for s in sealed)
 
 
 SECRET = b"ferry test secret, 32 bytes long"
@@ -255,6 +264,21 @@ def fanout():
         sealed.append(s)
         put("fanout-chunk-%d-plaintext" % n, c.decode(), True)
         put("fanout-data-frame-%d" % n, frame(T_DATA, u64(n) + s))
+    for n, s in enumerate(sealed):
+        put("fanout-element-%d" % n, element(s))
+    # CHECK(1) to leg 0, as the sender would send it right after DATA 0 if
+    # chunk 1 began past a multiple of 64 MiB: the digest so far (chunks
+    # 0..0), sealed under L(0) with kind 5 and number 1.
+    cinput = sealed_digest_input(0, sealed[:1])
+    cdig = hashlib.sha256(cinput).digest()
+    put("fanout-check-digest-input-1", cinput)
+    put("fanout-check-digest-1", cdig)
+    put("fanout-check-nonce-1", nonce(DIR_TO_RECEIVER, KIND_CHECK, 1))
+    put("fanout-check-ad-1", ad(KIND_CHECK, 1, sid))
+    cf = frame(T_CHECK, u64(1) + seal(leg[0], DIR_TO_RECEIVER, KIND_CHECK, 1,
+                                      sid, cdig))
+    put("fanout-check-frame-1", cf)
+    put("fanout-leg-frame-check-1", frame(T_LEG, bytes([0]) + cf))
     count, size = len(CHUNKS), sum(len(c) for c in CHUNKS)
     dinput = sealed_digest_input(0, sealed)
     dig = hashlib.sha256(dinput).digest()
