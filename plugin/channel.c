@@ -267,7 +267,13 @@ static void on_channel_result(ferry_transfer_t *t, xmpp_stanza_t *iq)
         t->ch_mine = 0;
     else
         t->ch_mine = 1; /* counted against us: released when we end */
-    if (!t->ch_mine || strcmp(t->ch.sid, t->sid) != 0) {
+    /* A fan-out needs the slots it asked for (an older component ignores
+     * them); a one-to-one, none. */
+    if (t->ch_mine &&
+        t->ch.slots != (t->group != NULL && t->group->fan ? t->group->nslots
+                                                          : 0))
+        bad = "slots"; /* still ours to release */
+    if (!t->ch_mine || strcmp(t->ch.sid, t->sid) != 0 || bad != NULL) {
         transfer_fail(t, FERRY_DONE_REFUSED, "bad-channel", "bad-value");
         return;
     }
@@ -313,7 +319,8 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     ferry_transfer_t *t = NULL;
     GList *l;
 
-    if (ferry_channel_parse(el, &ch, &bad) != FERRY_OK) {
+    if (ferry_channel_parse(el, &ch, &bad) != FERRY_OK ||
+        (ch.slots > 0 && !ch.has_slot && (bad = "slot") != NULL)) {
         reply_bad(ctx, m, bad);
         return;
     }

@@ -94,12 +94,14 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
     }
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, num, t->sid, ad);
-    if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK ||
-        (fan_sender(t) ? fan_chain(t, num, p + 12, len + FERRY_TAG_LEN)
+    if (aead_seal(t->aead, nonce, ad, adl, p + 12, len, p + 12) != FERRY_OK)
+        return FERRY_ERR_CRYPTO;
+    if (t->corrupt_chunk == num + 1) /* test mode: after sealing */
+        p[12] ^= 0x01;
+    /* (a fan-out's CHECK frames go after the chunk: p is not used after) */
+    if ((fan_sender(t) ? fan_chain(t, num, p + 12, len + FERRY_TAG_LEN)
                        : chain_tag(t, num, p + 12 + len)) != FERRY_OK)
         return FERRY_ERR_CRYPTO;
-    if (t->corrupt_chunk == num + 1)
-        p[12] ^= 0x01;
     return FERRY_OK;
 }
 
