@@ -87,8 +87,12 @@ void handshake_read(struct relay *r, struct conn *c)
     else
         rc = frame_decode(c->c_hs, c->c_hs_len, (uint32_t)r->conf.max_frame, &f,
                           &used);
-    if (rc == FERRY_ERR_NEED_MORE)
+    if (rc == FERRY_ERR_NEED_MORE) {
+        /* TLS may hold the rest decrypted, where epoll cannot see it. */
+        if (io_pending(c) > 0)
+            handshake_read(r, c);
         return;
+    }
     if (rc == FERRY_OK && f.type != FRAME_AUTH)
         rc = FERRY_ERR_UNEXPECTED;
     if (rc != FERRY_OK) {
