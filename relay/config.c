@@ -52,6 +52,9 @@ const struct conf_opt relay_opts[] = {
     {"limits", "stats_max_request", CONF_INT, "8192", 256, 1048576,
      O(stats_max_request),
      "bytes of metrics request head (request line and headers) accepted"},
+    {"limits", "fanout_lag_ms", CONF_INT, "5000", 0, 3600000, O(fanout_lag_ms),
+     "ms a full fan-out leg may hold the sender back before it is dropped "
+     "too-slow (0: never)"},
     {"log", "level", CONF_INT, "1", 0, 2, O(log_level),
      "0 warnings, 1 info (one line per connection), 2 debug"},
 };

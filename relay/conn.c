@@ -235,7 +235,7 @@ void conn_close(struct relay *r, struct conn *c, const char *reason,
 
     if (c->c_state == CONN_DEAD)
         return;
-    if (ch != NULL) {
+    if (ch != NULL && ch->ch_slots == 0) {
         peer = c->c_role == ROLE_SENDER ? ch->ch_receiver : ch->ch_sender;
         if (ch->ch_complete)
             peer_code = 0;
@@ -253,12 +253,19 @@ void conn_close(struct relay *r, struct conn *c, const char *reason,
     r->conns[c->c_fd] = NULL;
     r->nconns--;
     per_ip_add(r, c->c_ip, -1);
+    if (ch != NULL && ch->ch_slots > 0) {
+        fan_gone(r, c, peer_code);
+        ch = NULL;
+    }
+    ring_free(&c->c_lout);
+    ring_free(&c->c_lin);
     /* A partial frame from c can never complete: drop it so the peer
      * gets only whole frames, then the notice. */
     if (ch != NULL && ch->ch_paired)
         ring_drop_partial(c->c_role == ROLE_SENDER ? &ch->ch_to_receiver
                                                    : &ch->ch_to_sender);
-    pair_detach(r, c);
+    if (ch != NULL)
+        pair_detach(r, c);
     if (peer != NULL && peer->c_state != CONN_DEAD &&
         peer->c_state != CONN_CLOSING) {
         if (peer_code != 0) {
@@ -302,6 +309,29 @@ void conn_fail(struct relay *r, struct conn *c, int code, const char *text)
                         text ? text : ferry_strerror(code)) == FERRY_OK)
         conn_notice(r, c, buf_ptr(b), buf_len(b));
     buf_free(b);
+    if (ch != NULL && ch->ch_slots > 0) {
+        /* Timeouts, shutdown and a dropped leg are not the others'
+         * fault: say which; anything else is a protocol error. */
+        int pc =
+            (code == FERRY_ERR_IDLE_TIMEOUT || code == FERRY_ERR_SHUTDOWN ||
+             (code == FERRY_ERR_TOO_SLOW && c->c_role != ROLE_SENDER))
+                ? code
+                : FERRY_ERR_PEER_ERROR;
+        if (c->c_role == ROLE_SENDER) {
+            struct ring *out = &ch->ch_to_sender;
+            if (ch->ch_paired)
+                out->r_head = out->r_len = out->r_ready = 0;
+        } else {
+            /* The ERROR goes at once: only the rest of the frame the
+             * leg is in stays ahead of it. */
+            c->c_lout.r_len = c->c_lout.r_ready = c->c_part;
+            if (c->c_part == 0)
+                c->c_lout.r_head = 0;
+            c->c_lin.r_head = c->c_lin.r_len = c->c_lin.r_ready = 0;
+        }
+        fan_gone(r, c, pc);
+        ch = NULL;
+    }
     if (ch != NULL) {
         peer = c->c_role == ROLE_SENDER ? ch->ch_receiver : ch->ch_sender;
         if (ch->ch_paired) {
@@ -341,7 +371,13 @@ static int conn_flush(struct relay *r, struct conn *c)
 {
     ssize_t n;
 
-    if (c->c_chan != NULL && c->c_chan->ch_paired) {
+    if (fan_is_leg(c)) {
+        /* A fan-out leg owns its ring, even after it left the channel. */
+        if (fan_write(r, c) < 0)
+            return -1;
+        if (c->c_lout.r_ready > 0)
+            return 0;
+    } else if (c->c_chan != NULL && c->c_chan->ch_paired) {
         if (forward_write(r, c) < 0)
             return -1;
         if (forward_out_ring(c)->r_ready > 0)
@@ -367,6 +403,8 @@ static int conn_pending(struct conn *c)
 {
     if (c->c_notice_len > 0)
         return 1;
+    if (fan_is_leg(c))
+        return c->c_lout.r_ready > 0;
     if (c->c_chan != NULL && c->c_chan->ch_paired &&
         forward_out_ring(c)->r_ready > 0)
         return 1;
@@ -450,6 +488,8 @@ void conn_reap(struct relay *r)
 
     while ((c = r->dead) != NULL) {
         r->dead = c->c_next_dead;
+        ring_free(&c->c_lout);
+        ring_free(&c->c_lin);
         free(c);
     }
 }
@@ -476,6 +516,10 @@ void conn_sweep(struct relay *r, long long now)
                           "peer did not join in time");
             break;
         case CONN_PAIRED:
+            if (c->c_chan->ch_slots > 0) {
+                fan_sweep(r, c, now);
+                break;
+            }
             if (now - c->c_last_io > r->conf.idle_timeout * 1000) {
                 struct channel *ch = c->c_chan;
                 struct conn *peer =

@@ -22,6 +22,8 @@ struct fwd_ctx {
 
 struct ring *forward_out_ring(struct conn *c)
 {
+    if (c->c_chan->ch_slots > 0)
+        return c->c_role == ROLE_SENDER ? &c->c_chan->ch_to_sender : &c->c_lout;
     return c->c_role == ROLE_SENDER ? &c->c_chan->ch_to_sender
                                     : &c->c_chan->ch_to_receiver;
 }
@@ -55,7 +57,7 @@ static int check_header(uint8_t type, uint32_t len, void *ud)
      * they are forwarded like any other and the ends close. */
     if (!(fi->senders & need) || type == FRAME_AUTH)
         return FERRY_ERR_UNEXPECTED;
-    /* KEY and LEG belong to fan-out channels only. */
+    /* KEY and LEG belong to fan-out channels only (relay/fanout.c). */
     if (type == FRAME_KEY || type == FRAME_LEG)
         return FERRY_ERR_UNEXPECTED;
     return FERRY_OK;
@@ -111,12 +113,19 @@ static int forward_through(struct relay *r, struct conn *c, struct conn *peer)
 
 void forward_read(struct relay *r, struct conn *c)
 {
-    struct ring *in = in_ring(c);
-    struct conn *peer = peer_of(c);
+    struct ring *in;
+    struct conn *peer;
     struct fwd_ctx x = {r, c, c->c_chan};
     struct iovec iov[2];
     ssize_t n;
     int cnt, rc;
+
+    if (c->c_chan->ch_slots > 0) {
+        fan_read(r, c);
+        return;
+    }
+    in = in_ring(c);
+    peer = peer_of(c);
 
     cnt = ring_free_iov(in, iov);
     if (cnt == 0) {
@@ -165,11 +174,16 @@ void forward_read(struct relay *r, struct conn *c)
 
 int forward_write(struct relay *r, struct conn *c)
 {
-    struct ring *out = forward_out_ring(c);
-    struct conn *src = peer_of(c);
+    struct ring *out;
+    struct conn *src;
     struct iovec iov[2];
     ssize_t n;
     int cnt;
+
+    if (c->c_chan->ch_slots > 0)
+        return fan_write(r, c);
+    out = forward_out_ring(c);
+    src = peer_of(c);
 
     while ((cnt = ring_ready_iov(out, iov)) > 0) {
         n = io_writev(c, iov, cnt);

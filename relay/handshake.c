@@ -3,6 +3,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "chan.h"
 #include "crypto.h"
 #include "err.h"
@@ -27,25 +29,66 @@ void handshake_start(struct relay *r, struct conn *c)
     buf_free(b);
 }
 
+/* A receiver of a fan-out channel proves slot key(slot), derived from the
+ * channel key under each secret in turn. */
+static int verify_slot(struct relay *r, struct conn *c, const struct frame *f)
+{
+    uint8_t key[32], skey[32], want[32];
+    size_t i;
+    int rc = FERRY_ERR_BAD_PROOF;
+
+    for (i = 0; i < r->nsecrets; i++) {
+        if (chan_key(r->secrets[i], r->secret_lens[i], f->chan_id, key) !=
+                FERRY_OK ||
+            chan_slot_key(key, f->slot, skey) != FERRY_OK ||
+            chan_proof(skey, c->c_challenge, f->role, f->chan_id, want) !=
+                FERRY_OK) {
+            rc = FERRY_ERR_CRYPTO;
+            break;
+        }
+        if (CRYPTO_memcmp(want, f->proof, 32) == 0) {
+            rc = FERRY_OK;
+            break;
+        }
+    }
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(skey, sizeof(skey));
+    OPENSSL_cleanse(want, sizeof(want));
+    return rc;
+}
+
 static void admit(struct relay *r, struct conn *c, const struct frame *f)
 {
     uint64_t now = (uint64_t)time(NULL);
+    unsigned slots;
     int rc;
 
-    rc = chan_verify((const uint8_t *const *)r->secrets, r->secret_lens,
-                     r->nsecrets, f->chan_id, c->c_challenge, f->role, f->proof,
-                     now);
+    if ((rc = chan_id_check(f->chan_id, now)) != FERRY_OK) {
+        conn_fail(r, c, rc, NULL);
+        return;
+    }
+    /* A receiver of a fan-out channel names its slot (67 bytes); nobody
+     * else does. */
+    slots = chan_id_slots(f->chan_id);
+    if (f->has_slot != (slots > 0 && f->role == ROLE_RECEIVER) ||
+        (f->has_slot && f->slot >= slots)) {
+        conn_fail(r, c, FERRY_ERR_BAD_VALUE,
+                  f->has_slot ? "slot not valid on this channel"
+                              : "a fan-out receiver names its slot");
+        return;
+    }
+    if (f->has_slot)
+        rc = verify_slot(r, c, f);
+    else
+        rc = chan_verify((const uint8_t *const *)r->secrets, r->secret_lens,
+                         r->nsecrets, f->chan_id, c->c_challenge, f->role,
+                         f->proof, now);
     if (rc != FERRY_OK) {
         conn_fail(r, c, rc == FERRY_ERR_CRYPTO ? FERRY_ERR_INTERNAL : rc, NULL);
         return;
     }
-    /* The relay does not carry fan-out channels yet: a slot or a slots
-     * byte is a value it cannot serve. */
-    if (f->has_slot || chan_id_slots(f->chan_id) > 0) {
-        conn_fail(r, c, FERRY_ERR_BAD_VALUE, NULL);
-        return;
-    }
     c->c_role = f->role;
+    c->c_slot = f->slot;
     rc = pair_admit(r, c, f->chan_id, chan_id_expiry(f->chan_id));
     if (rc != FERRY_OK)
         conn_fail(r, c, rc, NULL);
@@ -87,8 +130,12 @@ void handshake_read(struct relay *r, struct conn *c)
     else
         rc = frame_decode(c->c_hs, c->c_hs_len, (uint32_t)r->conf.max_frame, &f,
                           &used);
-    if (rc == FERRY_ERR_NEED_MORE)
+    if (rc == FERRY_ERR_NEED_MORE) {
+        /* TLS may hold the rest decrypted, where epoll cannot see it. */
+        if (io_pending(c) > 0)
+            handshake_read(r, c);
         return;
+    }
     if (rc == FERRY_OK && f.type != FRAME_AUTH)
         rc = FERRY_ERR_UNEXPECTED;
     if (rc != FERRY_OK) {

@@ -2,6 +2,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "chan.h"
 #include "err.h"
 #include "frame.h"
 #include "log.h"
@@ -32,6 +33,7 @@ static void channel_free(gpointer p)
 
     ring_free(&ch->ch_to_receiver);
     ring_free(&ch->ch_to_sender);
+    free(ch->ch_legs);
     free(ch);
 }
 
@@ -90,13 +92,23 @@ int pair_admit(struct relay *r, struct conn *c, const uint8_t id[32],
         if ((ch = calloc(1, sizeof(*ch))) == NULL)
             return FERRY_ERR_NOMEM;
         memcpy(ch->ch_id, id, FERRY_CHAN_ID_LEN);
+        ch->ch_slots = chan_id_slots(id);
+        if (ch->ch_slots > 0 &&
+            (ch->ch_legs = calloc(ch->ch_slots, sizeof(*ch->ch_legs))) ==
+                NULL) {
+            free(ch);
+            return FERRY_ERR_NOMEM;
+        }
         ch->ch_expiry = expiry;
         ch->ch_created = loop_now_ms();
         g_hash_table_insert(r->channels, ch->ch_id, ch);
         r->nchannels_live++;
-    } else if (ch->ch_sender == NULL && ch->ch_receiver == NULL) {
+    } else if (ch->ch_sender == NULL && ch->ch_receiver == NULL &&
+               ch->ch_nlegs == 0) {
         return FERRY_ERR_ROLE_TAKEN; /* a tombstone: the channel is spent */
     }
+    if (ch->ch_slots > 0)
+        return fan_admit(r, c, ch);
     used =
         c->c_role == ROLE_SENDER ? &ch->ch_used_sender : &ch->ch_used_receiver;
     if (*used)
@@ -133,8 +145,13 @@ void pair_detach(struct relay *r, struct conn *c)
         ch->ch_sender = NULL;
     if (ch->ch_receiver == c)
         ch->ch_receiver = NULL;
+    if (ch->ch_slots > 0 && c->c_role == ROLE_RECEIVER &&
+        c->c_slot < ch->ch_slots && ch->ch_legs[c->c_slot] == c) {
+        ch->ch_legs[c->c_slot] = NULL;
+        ch->ch_nlegs--;
+    }
     c->c_chan = NULL;
-    if (ch->ch_sender == NULL && ch->ch_receiver == NULL) {
+    if (ch->ch_sender == NULL && ch->ch_receiver == NULL && ch->ch_nlegs == 0) {
         /* Keep the tombstone; free the buffers now. */
         ring_free(&ch->ch_to_receiver);
         ring_free(&ch->ch_to_sender);

@@ -38,6 +38,7 @@ struct relay_conf {
     int64_t stats_max_connections;
     int64_t stats_timeout_ms;
     int64_t stats_max_request;
+    int64_t fanout_lag_ms;
     int64_t log_level;
 };
 
@@ -69,6 +70,12 @@ size_t ring_free_space(const struct ring *r);
 int ring_free_iov(struct ring *r, struct iovec iov[2]);
 int ring_ready_iov(struct ring *r, struct iovec iov[2]);
 void ring_consume(struct ring *r, size_t n);
+/* For rings that hold whole frames only (fan-out): copies n bytes at
+ * offset off from the head out; appends n bytes, ready at once; appends
+ * the n bytes at the head of src. The caller checks the room. */
+void ring_peek(const struct ring *r, size_t off, void *p, size_t n);
+void ring_append(struct ring *r, const void *p, size_t n);
+void ring_copy(struct ring *dst, const struct ring *src, size_t n);
 
 /* Scans n newly appended bytes. For every frame header found, calls
  * check(type, len, ud); a non-zero return stops the scan and is returned
@@ -120,6 +127,19 @@ struct conn {
     uint8_t c_notice[NOTICE_MAX];
     size_t c_notice_len;
     struct conn *c_next_dead;
+    /* A leg of a fan-out channel (relay/fanout.c). c_lout is allocated
+     * when it joins and lives as long as the connection, so a dropped
+     * leg can still finish the frame it was in before its ERROR. */
+    uint8_t c_slot;
+    int c_joined;      /* PEER_JOINED sent */
+    int c_complete;    /* VERIFIED forwarded, or CANCEL delivered to it */
+    int c_cancelled;   /* its own CANCEL forwarded */
+    int c_wait_sender; /* not read: no room toward the sender */
+    int c_leg_eof;     /* closed with frames still to forward */
+    long long c_blocked_since; /* ms its ring has held the sender back */
+    size_t c_part;             /* bytes left of the frame at c_lout's head */
+    struct ring c_lout;        /* frames toward the leg */
+    struct ring c_lin;         /* the leg's frames, until wrapped in LEG */
 };
 
 struct channel {
@@ -132,8 +152,17 @@ struct channel {
     int ch_complete; /* VERIFIED or CANCEL forwarded */
     int ch_paired;
     long long ch_created;
-    struct ring ch_to_receiver;
+    struct ring ch_to_receiver; /* fan-out: the sender's frames, staged */
     struct ring ch_to_sender;
+    /* fan-out (ch_slots > 0): legs by slot; see relay/fanout.c */
+    unsigned ch_slots;
+    struct conn **ch_legs;
+    unsigned ch_nlegs;     /* legs present */
+    uint64_t ch_legs_used; /* slots admitted once: never again */
+    int ch_data_begun;     /* a DATA was forwarded: no new legs */
+    int ch_held;           /* the sender is not read: a leg is full */
+    int ch_busy;           /* fan_pump() is running */
+    size_t ch_reserve;     /* room kept in ch_to_sender for LEG notices */
 };
 
 /* --- the daemon ---------------------------------------------------------- */
@@ -160,6 +189,8 @@ struct relay_stats {
     uint64_t peer_gone[FERRY_ERR_WIRE_MAX + 1]; /* PEER_GONE sent */
     uint64_t accept_backoffs; /* accept() out of fds or memory: paused */
     uint64_t stats_dropped[STATS_DROP_MAX];
+    uint64_t fanout_legs;         /* fan-out legs joined */
+    uint64_t fanout_dropped_slow; /* fan-out legs dropped too-slow */
 };
 
 struct stats_conn;
@@ -221,6 +252,17 @@ int pair_admit(struct relay *r, struct conn *c, const uint8_t id[32],
 void pair_detach(struct relay *r, struct conn *c);
 void pair_sweep(struct relay *r, uint64_t now_s);
 void pair_free_all(struct relay *r);
+
+/* relay/fanout.c: channels with one sender and up to ch_slots legs */
+int fan_admit(struct relay *r, struct conn *c, struct channel *ch);
+void fan_read(struct relay *r, struct conn *c);
+int fan_write(struct relay *r, struct conn *c);
+/* c (sender or leg) leaves its channel: detaches it and tells the others
+ * (legs: PEER_GONE; the sender: LEG(slot, PEER_GONE)). code 0: nothing. */
+void fan_gone(struct relay *r, struct conn *c, int code);
+/* The timeouts of a paired fan-out end, and the lag limit of a leg. */
+void fan_sweep(struct relay *r, struct conn *c, long long now);
+int fan_is_leg(const struct conn *c);
 
 /* relay/forward.c */
 void forward_read(struct relay *r, struct conn *c);

@@ -119,3 +119,34 @@ void ring_drop_partial(struct ring *r)
     if (r->r_len == 0)
         r->r_head = 0;
 }
+
+void ring_peek(const struct ring *r, size_t off, void *p, size_t n)
+{
+    size_t at = (r->r_head + off) % r->r_cap;
+    size_t first = r->r_cap - at < n ? r->r_cap - at : n;
+
+    memcpy(p, r->r_buf + at, first);
+    if (first < n)
+        memcpy((uint8_t *)p + first, r->r_buf, n - first);
+}
+
+void ring_append(struct ring *r, const void *p, size_t n)
+{
+    size_t tail = (r->r_head + r->r_len) % r->r_cap;
+    size_t first = r->r_cap - tail < n ? r->r_cap - tail : n;
+
+    memcpy(r->r_buf + tail, p, first);
+    if (first < n)
+        memcpy(r->r_buf, (const uint8_t *)p + first, n - first);
+    r->r_len += n;
+    r->r_ready += n;
+}
+
+void ring_copy(struct ring *dst, const struct ring *src, size_t n)
+{
+    size_t first = src->r_cap - src->r_head < n ? src->r_cap - src->r_head : n;
+
+    ring_append(dst, src->r_buf + src->r_head, first);
+    if (first < n)
+        ring_append(dst, src->r_buf, n - first);
+}

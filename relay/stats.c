@@ -93,6 +93,13 @@ static char *metrics_body(const struct relay *r, size_t *len)
                            (unsigned long long)r->st.slow_downs);
     g_string_append_printf(b, "ferry_relay_resumes_total %llu\n",
                            (unsigned long long)r->st.resumes);
+    g_string_append_printf(b, "# TYPE ferry_relay_fanout_legs_total counter\n");
+    g_string_append_printf(b, "ferry_relay_fanout_legs_total %llu\n",
+                           (unsigned long long)r->st.fanout_legs);
+    g_string_append_printf(b, "# TYPE ferry_relay_fanout_dropped_slow_total "
+                              "counter\n");
+    g_string_append_printf(b, "ferry_relay_fanout_dropped_slow_total %llu\n",
+                           (unsigned long long)r->st.fanout_dropped_slow);
     g_string_append_printf(b, "# TYPE ferry_relay_accept_backoffs_total "
                               "counter\n");
     g_string_append_printf(b, "ferry_relay_accept_backoffs_total %llu\n",

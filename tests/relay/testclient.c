@@ -1,7 +1,8 @@
 /* ferry-testclient: speaks the relay wire protocol with common/, for the
  * relay's integration tests and benchmarks. Not installed.
  *
- *   mint  --secret-file F [--ttl S]            print a fresh channel id
+ *   mint  --secret-file F [--ttl S] [--slots N]  print a fresh channel id
+ *                                              (N > 0: a fan-out channel)
  *   send  --port P --secret-file F --id HEX --file PATH [options]
  *   recv  --port P --secret-file F --id HEX --out PATH [options]
  *   raw   --port P --hex BYTES                 send bytes after HELLO
@@ -28,6 +29,17 @@
  * "event=http-no-answer". Exits 0 on 200, 3 on any other status.
  * The sender exits 0 only on a VERIFIED that opens and names the size and
  * hash its END sealed (XEP "Completion").
+ * Fan-out (a channel minted with --slots): "send --legs N [--join-ms MS]"
+ * waits for LEG(i, PEER_JOINED) of N legs (or MS ms, default 10000), sends
+ * each joined leg LEG(i, KEY) (a random transfer key K sealed under slot
+ * key(i)), the DATA once (sealed under K), LEG(i, END) (sealed under slot
+ * key(i)), then prints "event=leg slot=I outcome=verified|gone|integrity
+ * code=NAME" per leg and exits 0 only if all N verified. "recv --slot I"
+ * authenticates with the 67-byte AUTH and slot key(I) (--slot-key J proves
+ * with slot key(J) instead, --auth66 sends the 66-byte AUTH), takes KEY,
+ * then DATA and END as usual and seals VERIFIED under slot key(I). A
+ * simplified key schedule: the relay never looks inside, and only these
+ * two ends must agree.
  * Prints one "event=..." line per event; exit codes: 0 done, 2 usage,
  * 3 ERROR frame, 4 PEER_GONE, 5 integrity, 6 I/O. */
 #include <arpa/inet.h>
@@ -45,6 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
@@ -71,15 +84,27 @@ static struct {
     const char *host, *secret_file, *id_hex, *file, *out, *hex, *tls_ca;
     int port, plain, wrong_proof, direct, direct_listen, read_delay_ms, tls;
     int count, hold_ms, split, delay_ms;
+    int slots, legs, join_ms, slot, slot_key, auth66;
     size_t size;
     enum forge forge;
     long ttl;
     size_t chunk;
     uint8_t role;
-} opt = {.host = "127.0.0.1", .ttl = 300, .chunk = 65536, .count = 1};
+} opt = {.host = "127.0.0.1",
+         .ttl = 300,
+         .chunk = 65536,
+         .count = 1,
+         .join_ms = 10000,
+         .slot = -1,
+         .slot_key = -1};
 
 static uint8_t chan_id[32], chan_k[32];
 static struct aead *aead;
+
+/* Fan-out: a receiver's slot key; the kind of the sealed KEY frame. */
+#define TC_KIND_KEY 4
+static uint8_t slot_k[32];
+static struct aead *aead_slot;
 
 /* Sender: what its END committed to, for checking VERIFIED. */
 static struct {
@@ -237,7 +262,10 @@ static int report(const struct frame *f)
     }
 }
 
-/* HELLO, AUTH, ADMITTED, then PEER_JOINED. Returns the socket or -exit. */
+static int first_leg = -1; /* fan-out sender: the leg handshake() saw */
+
+/* HELLO, AUTH, ADMITTED, then PEER_JOINED (a fan-out sender: the first
+ * LEG(i, PEER_JOINED)). Returns the socket or -exit. */
 static int handshake(struct buf *in, uint8_t role)
 {
     struct frame f;
@@ -255,11 +283,15 @@ static int handshake(struct buf *in, uint8_t role)
         printf("event=no-hello\n");
         return -EX_IO;
     }
-    chan_proof(chan_k, f.challenge, role, chan_id, proof);
+    chan_proof(role == ROLE_RECEIVER && opt.slot >= 0 ? slot_k : chan_k,
+               f.challenge, role, chan_id, proof);
     buf_consume(in, FERRY_FRAME_HDR + f.body_len);
     if (opt.wrong_proof)
         proof[0] ^= 1;
-    frame_put_auth(out, role, chan_id, proof);
+    if (role == ROLE_RECEIVER && opt.slot >= 0 && !opt.auth66)
+        frame_put_auth_slot(out, role, chan_id, proof, (uint8_t)opt.slot);
+    else
+        frame_put_auth(out, role, chan_id, proof);
     write_all(fd, buf_ptr(out), buf_len(out));
     buf_free(out);
     for (;;) {
@@ -276,6 +308,13 @@ static int handshake(struct buf *in, uint8_t role)
         if (f.type == FRAME_PEER_JOINED) {
             printf("event=peer-joined\n");
             fflush(stdout);
+            return fd;
+        }
+        /* A fan-out sender starts with its first leg. */
+        if (f.type == FRAME_LEG && f.inner[0] == FRAME_PEER_JOINED) {
+            printf("event=leg-joined slot=%u\n", f.slot);
+            fflush(stdout);
+            first_leg = f.slot;
             return fd;
         }
         rc = report(&f);
@@ -427,6 +466,293 @@ out:
     return rc;
 }
 
+/* --- fan-out sender ------------------------------------------------------ */
+enum leg_state { LEG_NONE, LEG_JOINED, LEG_VERIFIED, LEG_GONE, LEG_BAD };
+
+static struct {
+    enum leg_state st;
+    int code; /* LEG_GONE: why */
+    struct aead *a;
+    int end_sent;
+} legs[FERRY_SLOTS_MAX];
+
+static int legs_open(void)
+{
+    int i, n = 0;
+
+    for (i = 0; i < FERRY_SLOTS_MAX; i++)
+        n += legs[i].st == LEG_JOINED;
+    return n;
+}
+
+static int legs_joined(void)
+{
+    int i, n = 0;
+
+    for (i = 0; i < FERRY_SLOTS_MAX; i++)
+        n += legs[i].st != LEG_NONE;
+    return n;
+}
+
+static void leg_join(unsigned i)
+{
+    uint8_t k[32];
+
+    if (i >= FERRY_SLOTS_MAX || legs[i].st != LEG_NONE)
+        return;
+    chan_slot_key(chan_k, i, k);
+    legs[i].a = aead_new(k);
+    legs[i].st = LEG_JOINED;
+    OPENSSL_cleanse(k, sizeof(k));
+}
+
+/* One frame from the relay to a fan-out sender. -1 to go on, or an exit
+ * code. f points into in; the caller consumes it afterwards. */
+static int fan_event(const struct frame *f, int *paused)
+{
+    struct frame g;
+    size_t used;
+    unsigned i;
+
+    switch (f->type) {
+    case FRAME_SLOW_DOWN:
+        *paused = 1;
+        return -1;
+    case FRAME_RESUME:
+        *paused = 0;
+        return -1;
+    case FRAME_LEG:
+        break;
+    default: {
+        int rc = report(f);
+        return rc < 0 ? EX_IO : rc;
+    }
+    }
+    if (frame_decode(f->inner, f->inner_len, FERRY_FRAME_MAX, &g, &used) !=
+        FERRY_OK) {
+        printf("event=bad-leg\n");
+        return EX_IO;
+    }
+    i = f->slot;
+    switch (g.type) {
+    case FRAME_PEER_JOINED:
+        printf("event=leg-joined slot=%u\n", i);
+        leg_join(i);
+        break;
+    case FRAME_ACK:
+        break;
+    case FRAME_PEER_GONE:
+    case FRAME_CANCEL:
+        if (i < FERRY_SLOTS_MAX && legs[i].st == LEG_JOINED) {
+            legs[i].st = LEG_GONE;
+            legs[i].code = g.code;
+        }
+        printf("event=leg-gone slot=%u reason=%s\n", i, ferry_errname(g.code));
+        break;
+    case FRAME_VERIFIED:
+        if (i >= FERRY_SLOTS_MAX || legs[i].st != LEG_JOINED)
+            break;
+        /* Only after END, and only what END sealed for this leg. */
+        legs[i].st =
+            legs[i].end_sent &&
+                    ferry_verified_open(legs[i].a, "test", end_sent.count,
+                                        be64_get(end_sent.pt), end_sent.pt + 8,
+                                        g.sealed) == FERRY_OK
+                ? LEG_VERIFIED
+                : LEG_BAD;
+        break;
+    default:
+        printf("event=leg-frame slot=%u type=%s\n", i, frame_name(g.type));
+        break;
+    }
+    fflush(stdout);
+    return -1;
+}
+
+/* Handles what the relay sent, waiting up to wait_ms for the first frame
+ * (0: only what is there). -1 to go on, or an exit code. */
+static int fan_events(int fd, struct buf *in, int wait_ms, int *paused)
+{
+    struct frame f;
+    struct pollfd p = {fd, POLLIN, 0};
+    size_t used;
+    int rc;
+
+    while (frame_decode(buf_ptr(in), buf_len(in), FERRY_FRAME_MAX, &f, &used) ==
+               FERRY_OK ||
+           (tls != NULL && SSL_pending(tls) > 0) || poll(&p, 1, wait_ms) > 0) {
+        if (read_frame(fd, in, &f) < 0)
+            return EX_IO;
+        rc = fan_event(&f, paused);
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+        if (rc >= 0)
+            return rc;
+        wait_ms = 0;
+    }
+    return -1;
+}
+
+/* LEG(i, inner) for every joined leg that is still there. */
+static int to_legs(int fd, int kind)
+{
+    uint8_t nonce[12], ad[FERRY_AD_MAX], k[FERRY_KEY_SEALED_LEN];
+    uint8_t endsealed[FERRY_END_SEALED_LEN];
+    static uint8_t key[32];
+    struct buf *inner = buf_new(128), *out = buf_new(256);
+    size_t adl;
+    unsigned i;
+    int rc = 0;
+
+    if (kind == TC_KIND_KEY)
+        ferry_random(key, sizeof(key));
+    for (i = 0; i < FERRY_SLOTS_MAX && rc == 0; i++) {
+        if (legs[i].st != LEG_JOINED)
+            continue;
+        buf_reset(inner);
+        buf_reset(out);
+        if (kind == TC_KIND_KEY) {
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, TC_KIND_KEY, 0, nonce);
+            adl = ferry_ad(TC_KIND_KEY, 0, "test", ad);
+            aead_seal(legs[i].a, nonce, ad, adl, key, 32, k);
+            frame_put_key(inner, k);
+        } else {
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, end_sent.count,
+                        nonce);
+            adl = ferry_ad(FERRY_KIND_END, end_sent.count, "test", ad);
+            aead_seal(legs[i].a, nonce, ad, adl, end_sent.pt, 40, endsealed);
+            frame_put_end(inner, end_sent.count, endsealed);
+            legs[i].end_sent = 1;
+        }
+        if (frame_put_leg(out, (uint8_t)i, buf_ptr(inner), buf_len(inner)) !=
+                FERRY_OK ||
+            write_all(fd, buf_ptr(out), buf_len(out)) < 0)
+            rc = -1;
+    }
+    if (kind == TC_KIND_KEY && rc == 0) {
+        aead_free(aead);
+        aead = aead_new(key); /* DATA is sealed once, under K */
+    }
+    buf_free(inner);
+    buf_free(out);
+    return rc;
+}
+
+static int do_fan_send(void)
+{
+    struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
+    uint8_t *frame_buf = malloc(FERRY_FRAME_HDR + 8 + opt.chunk + 16);
+    uint8_t nonce[12], ad[FERRY_AD_MAX];
+    struct sha256 *h = sha256_new();
+    uint64_t num = 0, total = 0;
+    FILE *src = fopen(opt.file, "rb");
+    int fd, rc = -1, paused = 0, i, all;
+    size_t n, adl;
+    double t0, deadline;
+
+    if (src == NULL || frame_buf == NULL) {
+        perror(opt.file);
+        return EX_IO;
+    }
+    if ((fd = handshake(in, ROLE_SENDER)) < 0)
+        return -fd;
+    leg_join((unsigned)first_leg);
+    deadline = now_s() + opt.join_ms / 1e3;
+    while (legs_joined() < opt.legs && now_s() < deadline)
+        if ((rc = fan_events(fd, in, (int)((deadline - now_s()) * 1e3) + 1,
+                             &paused)) >= 0)
+            goto out;
+    printf("event=legs joined=%d\n", legs_joined());
+    if (to_legs(fd, TC_KIND_KEY) < 0) {
+        rc = EX_IO;
+        goto out;
+    }
+    t0 = now_s();
+    while ((n = fread(frame_buf + FERRY_FRAME_HDR + 8, 1, opt.chunk, src)) >
+           0) {
+        uint8_t *body = frame_buf + FERRY_FRAME_HDR;
+        uint32_t blen = (uint32_t)(8 + n + 16);
+        if (!opt.plain) {
+            sha256_update(h, body + 8, n);
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, num, nonce);
+            adl = ferry_ad(FERRY_KIND_DATA, num, "test", ad);
+            aead_seal(aead, nonce, ad, adl, body + 8, n, body + 8);
+        } else
+            memset(body + 8 + n, 0, 16);
+        frame_buf[0] = FRAME_DATA;
+        frame_buf[1] = (uint8_t)(blen >> 16);
+        frame_buf[2] = (uint8_t)(blen >> 8);
+        frame_buf[3] = (uint8_t)blen;
+        be64_put(body, num);
+        if ((rc = fan_events(fd, in, 0, &paused)) >= 0)
+            goto out;
+        while (paused)
+            if ((rc = fan_events(fd, in, 10000, &paused)) >= 0)
+                goto out;
+        if (write_all(fd, frame_buf, FERRY_FRAME_HDR + blen) < 0) {
+            rc = fan_events(fd, in, 1000, &paused);
+            if (rc < 0)
+                rc = EX_IO;
+            goto out;
+        }
+        if (num == 0) {
+            printf("event=first-data\n");
+            fflush(stdout);
+        }
+        num++;
+        total += n;
+    }
+    be64_put(end_sent.pt, total);
+    sha256_final(h, end_sent.pt + 8);
+    end_sent.count = num;
+    end_sent.sent = 1;
+    if (to_legs(fd, FERRY_KIND_END) < 0) {
+        rc = EX_IO;
+        goto out;
+    }
+    printf("event=sent bytes=%llu chunks=%llu seconds=%.3f\n",
+           (unsigned long long)total, (unsigned long long)num, now_s() - t0);
+    fflush(stdout);
+    deadline = now_s() + 60;
+    rc = -1;
+    while (legs_open() > 0 && now_s() < deadline && rc < 0)
+        rc = fan_events(fd, in, 1000, &paused);
+out:
+    all = legs_joined() >= opt.legs;
+    for (i = 0; i < FERRY_SLOTS_MAX; i++) {
+        const char *o = "gone", *code = "none";
+        if (legs[i].st == LEG_NONE && i >= opt.legs)
+            continue;
+        switch (legs[i].st) {
+        case LEG_NONE:
+            code = "not-joined";
+            break;
+        case LEG_JOINED:
+            code = "no-answer";
+            break;
+        case LEG_VERIFIED:
+            o = "verified";
+            break;
+        case LEG_GONE:
+            code = ferry_errname(legs[i].code);
+            break;
+        case LEG_BAD:
+            o = "integrity";
+            break;
+        }
+        printf("event=leg slot=%d outcome=%s code=%s\n", i, o, code);
+        all = all && legs[i].st == LEG_VERIFIED;
+        aead_free(legs[i].a);
+    }
+    if (rc < 0)
+        rc = all ? EX_OK : EX_GONE;
+    close(fd);
+    fclose(src);
+    free(frame_buf);
+    sha256_free(h);
+    buf_free(in);
+    return rc;
+}
+
 static int do_recv(void)
 {
     struct buf *in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + 65536);
@@ -443,6 +769,7 @@ static int do_recv(void)
     int fd, rc = EX_IO, first = 1;
     size_t adl, pl;
     double t0 = now_s();
+    struct aead *a_data = aead, *a_ctl = aead;
 
     if (dst == NULL) {
         perror(opt.out);
@@ -464,9 +791,35 @@ static int do_recv(void)
         close(l);
     } else if ((fd = handshake(in, ROLE_RECEIVER)) < 0)
         return -fd;
+    if (opt.slot >= 0) {
+        /* Fan-out: KEY comes before any DATA; DATA opens under K, END
+         * and VERIFIED under the slot key. */
+        uint8_t k[32];
+        if (read_frame(fd, in, &f) < 0) {
+            printf("event=connection-lost\n");
+            return EX_IO;
+        }
+        if (f.type != FRAME_KEY) {
+            rc = report(&f);
+            return rc < 0 ? EX_IO : rc;
+        }
+        ferry_nonce(FERRY_DIR_TO_RECEIVER, TC_KIND_KEY, 0, nonce);
+        adl = ferry_ad(TC_KIND_KEY, 0, "test", ad);
+        if (aead_open(aead_slot, nonce, ad, adl, f.sealed, f.sealed_len, k) !=
+            FERRY_OK) {
+            printf("event=integrity key\n");
+            return EX_INTEGRITY;
+        }
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+        printf("event=key\n");
+        a_data = aead_new(k);
+        a_ctl = aead_slot;
+        OPENSSL_cleanse(k, sizeof(k));
+    }
     for (;;) {
         if (opt.read_delay_ms > 0) {
-            struct timespec d = {0, (long)opt.read_delay_ms * 1000000L};
+            struct timespec d = {opt.read_delay_ms / 1000,
+                                 (long)(opt.read_delay_ms % 1000) * 1000000L};
             nanosleep(&d, NULL);
         }
         if (read_frame(fd, in, &f) < 0) {
@@ -490,7 +843,7 @@ static int do_recv(void)
                 ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, next,
                             nonce);
                 adl = ferry_ad(FERRY_KIND_DATA, next, "test", ad);
-                if (aead_open(aead, nonce, ad, adl, f.sealed, f.sealed_len,
+                if (aead_open(a_data, nonce, ad, adl, f.sealed, f.sealed_len,
                               plain) != FERRY_OK) {
                     printf("event=integrity chunk=%llu\n",
                            (unsigned long long)next);
@@ -515,7 +868,7 @@ static int do_recv(void)
             ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, f.number, nonce);
             adl = ferry_ad(FERRY_KIND_END, f.number, "test", ad);
             sha256_final(h, hash);
-            if (aead_open(aead, nonce, ad, adl, f.sealed, f.sealed_len,
+            if (aead_open(a_ctl, nonce, ad, adl, f.sealed, f.sealed_len,
                           endpt) != FERRY_OK ||
                 f.number != next || be64_get(endpt) != total ||
                 memcmp(endpt + 8, hash, 32) != 0) {
@@ -527,14 +880,14 @@ static int do_recv(void)
              * (or, with --forge-verified, one the sender must refuse). */
             switch (opt.forge) {
             case FORGE_NONE:
-                ferry_verified_seal(aead, "test", f.number, total, hash,
+                ferry_verified_seal(a_ctl, "test", f.number, total, hash,
                                     vsealed);
                 break;
             case FORGE_RANDOM:
                 ferry_random(vsealed, sizeof(vsealed));
                 break;
             case FORGE_SIZE:
-                ferry_verified_seal(aead, "test", f.number, total + 1, hash,
+                ferry_verified_seal(a_ctl, "test", f.number, total + 1, hash,
                                     vsealed);
                 break;
             case FORGE_END:
@@ -579,6 +932,8 @@ static int do_recv(void)
     sha256_free(h);
     buf_free(in);
     buf_free(out);
+    if (a_data != aead)
+        aead_free(a_data);
     return rc;
 }
 
@@ -635,9 +990,15 @@ static int do_raw(void)
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
     }
     write_all(fd, bytes, n);
-    if (read_frame(fd, in, &f) < 0) {
-        printf("event=closed\n");
-        return EX_IO;
+    for (;;) {
+        if (read_frame(fd, in, &f) < 0) {
+            printf("event=closed\n");
+            return EX_IO;
+        }
+        /* A fan-out sender hears of its other legs first. */
+        if (f.type != FRAME_LEG)
+            break;
+        buf_consume(in, FERRY_FRAME_HDR + f.body_len);
     }
     rc = report(&f);
     free(bytes);
@@ -830,7 +1191,10 @@ int main(int argc, char **argv)
         {"tls-ca", 1, 0, 'C'},        {"forge-verified", 1, 0, 'F'},
         {"count", 1, 0, 'n'},         {"hold-ms", 1, 0, 'h'},
         {"split", 1, 0, 'k'},         {"delay-ms", 1, 0, 'm'},
-        {"size", 1, 0, 'z'},          {0, 0, 0, 0}};
+        {"size", 1, 0, 'z'},          {"slots", 1, 0, 'N'},
+        {"legs", 1, 0, 'l'},          {"join-ms", 1, 0, 'j'},
+        {"slot", 1, 0, 'I'},          {"slot-key", 1, 0, 'K'},
+        {"auth66", 0, 0, '6'},        {0, 0, 0, 0}};
     const char *cmd;
     uint8_t *secret = NULL;
     size_t slen = 0;
@@ -911,6 +1275,24 @@ int main(int argc, char **argv)
         case 'z':
             opt.size = (size_t)atol(optarg);
             break;
+        case 'N':
+            opt.slots = atoi(optarg);
+            break;
+        case 'l':
+            opt.legs = atoi(optarg);
+            break;
+        case 'j':
+            opt.join_ms = atoi(optarg);
+            break;
+        case 'I':
+            opt.slot = atoi(optarg);
+            break;
+        case 'K':
+            opt.slot_key = atoi(optarg);
+            break;
+        case '6':
+            opt.auth66 = 1;
+            break;
         case 'F':
             if (strcmp(optarg, "random") == 0)
                 opt.forge = FORGE_RANDOM;
@@ -938,7 +1320,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "mint") == 0) {
         char hx[65];
-        chan_id_new((uint64_t)((long)time(NULL) + opt.ttl), chan_id);
+        if (chan_id_new_slots((uint64_t)((long)time(NULL) + opt.ttl),
+                              (unsigned)opt.slots, chan_id) != FERRY_OK) {
+            fprintf(stderr, "bad --slots\n");
+            return EX_USAGE;
+        }
         hex_encode(chan_id, 32, hx);
         printf("%s\n", hx);
         conf_secret_free(secret, slen);
@@ -954,6 +1340,17 @@ int main(int argc, char **argv)
         secret = NULL;
     }
     aead = aead_new(chan_k);
+    if (opt.slot >= 0) {
+        if (chan_slot_key(
+                chan_k, (unsigned)(opt.slot_key >= 0 ? opt.slot_key : opt.slot),
+                slot_k) != FERRY_OK) {
+            fprintf(stderr, "bad --slot\n");
+            return EX_USAGE;
+        }
+        aead_slot = aead_new(slot_k);
+    }
+    if (strcmp(cmd, "send") == 0 && opt.file && opt.legs > 0)
+        return do_fan_send();
     if (strcmp(cmd, "send") == 0 && opt.file)
         return do_send();
     if (strcmp(cmd, "recv") == 0 && opt.out)
