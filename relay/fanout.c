@@ -275,9 +275,10 @@ static int dispatch_leg(struct relay *r, struct channel *ch, size_t total,
         return -1;
     }
     itype = f.inner[0];
-    if (itype != FRAME_KEY && itype != FRAME_END && itype != FRAME_CANCEL) {
+    if (itype != FRAME_KEY && itype != FRAME_CHECK && itype != FRAME_END &&
+        itype != FRAME_CANCEL) {
         conn_fail(r, s, FERRY_ERR_UNEXPECTED,
-                  "LEG from the sender carries KEY, END or CANCEL");
+                  "LEG from the sender carries KEY, CHECK, END or CANCEL");
         return -1;
     }
     leg = ch->ch_legs[f.slot];

@@ -57,8 +57,9 @@ static int check_header(uint8_t type, uint32_t len, void *ud)
      * they are forwarded like any other and the ends close. */
     if (!(fi->senders & need) || type == FRAME_AUTH)
         return FERRY_ERR_UNEXPECTED;
-    /* KEY and LEG belong to fan-out channels only (relay/fanout.c). */
-    if (type == FRAME_KEY || type == FRAME_LEG)
+    /* KEY, CHECK and LEG belong to fan-out channels only
+     * (relay/fanout.c). */
+    if (type == FRAME_KEY || type == FRAME_CHECK || type == FRAME_LEG)
         return FERRY_ERR_UNEXPECTED;
     return FERRY_OK;
 }
