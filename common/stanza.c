@@ -277,7 +277,11 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
         BAD("sid");
     strcpy(r->sid, v);
     v = xmpp_stanza_get_attribute(el, "peer");
-    if (!ferry_valid_jid(v))
+    /* A fan-out request (slots='N') names its receivers in <leg/>: peer
+     * may be left out (then r->peer is empty). */
+    if (v == NULL && xmpp_stanza_get_attribute(el, "slots") != NULL)
+        v = "";
+    else if (!ferry_valid_jid(v))
         BAD("peer");
     strcpy(r->peer, v);
     if ((r->role = get_role(xmpp_stanza_get_attribute(el, "role"))) == 0)

@@ -52,7 +52,7 @@ struct ferry_channel {
 
 struct ferry_request {
     char sid[65];
-    char peer[FERRY_JID_MAX + 1];
+    char peer[FERRY_JID_MAX + 1]; /* empty: a fan-out request without peer */
     int role; /* ROLE_SENDER or ROLE_RECEIVER */
     uint64_t size;
     int deliver;

@@ -64,6 +64,9 @@ for n, x in {
     "deliver-bare-peer": "<iq type='set' from='bob@localhost/cli' to='ferry.localhost' id='d'><request xmlns='urn:xmpp:ferry:0' sid='s1' peer='alice@localhost' role='sender' size='1' deliver='true'/></iq>",
     "too-large": "<iq type='set' from='bob@localhost/cli' to='ferry.localhost' id='t'><request xmlns='urn:xmpp:ferry:0' sid='s1' peer='alice@localhost/cli' role='receiver' size='9223372036854775807'/></iq>",
     "other-domain": "<iq type='set' from='m@evil.example/x' to='ferry.localhost' id='e'><request xmlns='urn:xmpp:ferry:0' sid='s1' peer='alice@localhost/cli' role='receiver' size='5'/></iq>",
+    "fanout-request": "<iq type='set' from='alice@localhost/cli' to='ferry.localhost' id='f'><request xmlns='urn:xmpp:ferry:0' sid='s1' peer='bob@localhost/cli' role='sender' size='1048576' slots='3'><leg jid='bob@localhost/cli'/><leg jid='carol@localhost/phone'/><leg jid='dave@localhost/desk'/></request></iq>",
+    "fanout-no-peer": "<iq type='set' from='alice@localhost/cli' to='ferry.localhost' id='g'><request xmlns='urn:xmpp:ferry:0' sid='s1' role='sender' slots='2'><leg jid='bob@localhost/cli'/><leg jid='carol@localhost/phone'/></request></iq>",
+    "fanout-leg-count": "<iq type='set' from='alice@localhost/cli' to='ferry.localhost' id='h'><request xmlns='urn:xmpp:ferry:0' sid='s1' peer='bob@localhost/cli' role='sender' size='1' slots='3'><leg jid='bob@localhost/cli'/><leg jid='bob@localhost/cli'/></request></iq>",
 }.items():
     put("component", n + ".xml", x)
 

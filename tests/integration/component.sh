@@ -20,6 +20,7 @@ start_component "[policy]" "allowed_domains = localhost" \
 register_user carol carol-pw
 register_user dave dave-pw
 register_user many many-pw
+register_user eve eve-pw
 
 probe() {
     u=$1
@@ -66,6 +67,42 @@ for bad in "role='boss'" "size='-1'" "size='99999999999999999999'" \
 done
 probe dave --xml "<iq type='set' to='ferry.localhost'><request xmlns='urn:xmpp:ferry:0' sid='n' role='sender' size='1'/></iq>" >"$T/miss.out"
 check "missing peer attribute: bad-attribute peer" grep -q 'name="peer"' "$T/miss.out"
+
+# Fan-out requests (slots='N' and N <leg/>): one channel whose id carries
+# the slots, counted once against the quota (3 for eve); each refusal names
+# its attribute.
+legs3="<leg jid='dave@localhost/x'/><leg jid='carol@localhost/y'/><leg jid='many@localhost/z'/>"
+fan() { # attributes, legs
+    echo "<iq type='set' to='ferry.localhost'><request xmlns='urn:xmpp:ferry:0' sid='f@N@' role='sender' size='1000' $1>$2</request></iq>"
+}
+probe eve --xml "$(fan "peer='dave@localhost/x' slots='3'" "$legs3")" >"$T/fan1.out"
+check "fan-out request: a channel whose key verifies" grep -q "1 verified" "$T/fan1.out"
+check "fan-out request: the answer says slots='3'" grep -q '<channel [^>]*slots="3"' "$T/fan1.out"
+check "fan-out request: the channel id carries 3 slots" \
+    grep -q '<channel [^>]*id="0003000000' "$T/fan1.out"
+probe eve --xml "$(fan "slots='2'" "<leg jid='dave@localhost/x'/><leg jid='carol@localhost/y'/>")" >"$T/fan2.out"
+check "fan-out request without peer: served" grep -q '<channel [^>]*slots="2"' "$T/fan2.out"
+probe eve --xml "$(fan "slots='64'" "$(for i in $(seq 1 64); do printf "<leg jid='u%d@localhost/r'/>" $i; done)")" >"$T/fan64.out"
+check "fan-out request with 64 legs: served, counted once (3rd of 3)" \
+    grep -q '<channel [^>]*slots="64"' "$T/fan64.out"
+probe eve --xml "$(fan "slots='3'" "$legs3")" >"$T/fanq.out"
+check "fan-out: the 4th channel is over eve's quota of 3" \
+    grep -q "<resource-constraint.*<quota-exceeded" "$T/fanq.out"
+for bad in "slots0|slots|slots='0'|" "slots65|slots|slots='65'|" \
+    "slotsx|slots|slots='x3'|" "count|slots|slots='2'|$legs3" \
+    "legsonly|slots|peer='dave@localhost/x'|$legs3" "bare|jid|slots='1'|<leg jid='dave@localhost'/>" \
+    "nojid|jid|slots='1'|<leg/>" \
+    "twice|jid|slots='2'|<leg jid='dave@localhost/x'/><leg jid='dave@localhost/x'/>" \
+    "peer|peer|peer='eve@localhost/q' slots='3'|$legs3" \
+    "deliver|deliver|deliver='true' slots='3'|$legs3" \
+    "receiver|role|slots='3'|$legs3"; do
+    IFS='|' read -r name attr attrs legs <<<"$bad"
+    x=$(fan "$attrs" "$legs")
+    [ "$name" = receiver ] && x=$(echo "$x" | sed "s/role='sender'/role='receiver'/")
+    probe dave --xml "$x" >"$T/fanbad.$name.out"
+    check "fan-out refused ($name): bad-request + bad-attribute $attr" \
+        grep -q "<bad-request.*<bad-attribute[^>]*name=\"$attr\"" "$T/fanbad.$name.out"
+done
 probe dave --xml "<iq type='get' to='ferry.localhost'><query xmlns='urn:example:unknown'/></iq>" >"$T/unk.out"
 check "unknown IQ: service-unavailable" grep -q "<service-unavailable" "$T/unk.out"
 probe dave --xml "<iq type='get' to='ferry.localhost'/>" >"$T/empty.out"

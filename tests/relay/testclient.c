@@ -399,10 +399,14 @@ static int do_send(void)
         return EX_IO;
     }
     if (opt.direct) {
-        if ((fd = connect_to(opt.host, opt.port)) < 0)
-            return EX_IO;
-    } else if ((fd = handshake(in, ROLE_SENDER)) < 0)
-        return -fd;
+        if ((fd = connect_to(opt.host, opt.port)) < 0) {
+            rc = EX_IO;
+            goto out;
+        }
+    } else if ((fd = handshake(in, ROLE_SENDER)) < 0) {
+        rc = -fd;
+        goto out;
+    }
     t0 = now_s();
     while ((n = fread(frame_buf + FERRY_FRAME_HDR + 8, 1, opt.chunk, src)) >
            0) {
@@ -457,7 +461,8 @@ static int do_send(void)
         rc = sender_events(fd, in, 1, &paused, &acked);
     while (rc < 0);
 out:
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     fclose(src);
     free(chunk);
     free(frame_buf);
@@ -653,8 +658,10 @@ static int do_fan_send(void)
         perror(opt.file);
         return EX_IO;
     }
-    if ((fd = handshake(in, ROLE_SENDER)) < 0)
-        return -fd;
+    if ((fd = handshake(in, ROLE_SENDER)) < 0) {
+        rc = -fd;
+        goto out;
+    }
     leg_join((unsigned)first_leg);
     deadline = now_s() + opt.join_ms / 1e3;
     while (legs_joined() < opt.legs && now_s() < deadline)
@@ -745,7 +752,8 @@ out:
     }
     if (rc < 0)
         rc = all ? EX_OK : EX_GONE;
-    close(fd);
+    if (fd >= 0)
+        close(fd);
     fclose(src);
     free(frame_buf);
     sha256_free(h);
@@ -789,26 +797,32 @@ static int do_recv(void)
         fflush(stdout);
         fd = accept(l, NULL, NULL);
         close(l);
-    } else if ((fd = handshake(in, ROLE_RECEIVER)) < 0)
-        return -fd;
+    } else if ((fd = handshake(in, ROLE_RECEIVER)) < 0) {
+        rc = -fd;
+        goto done;
+    }
     if (opt.slot >= 0) {
         /* Fan-out: KEY comes before any DATA; DATA opens under K, END
          * and VERIFIED under the slot key. */
         uint8_t k[32];
         if (read_frame(fd, in, &f) < 0) {
             printf("event=connection-lost\n");
-            return EX_IO;
+            rc = EX_IO;
+            goto done;
         }
         if (f.type != FRAME_KEY) {
             rc = report(&f);
-            return rc < 0 ? EX_IO : rc;
+            if (rc < 0)
+                rc = EX_IO;
+            goto done;
         }
         ferry_nonce(FERRY_DIR_TO_RECEIVER, TC_KIND_KEY, 0, nonce);
         adl = ferry_ad(TC_KIND_KEY, 0, "test", ad);
         if (aead_open(aead_slot, nonce, ad, adl, f.sealed, f.sealed_len, k) !=
             FERRY_OK) {
             printf("event=integrity key\n");
-            return EX_INTEGRITY;
+            rc = EX_INTEGRITY;
+            goto done;
         }
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
         printf("event=key\n");
@@ -918,16 +932,17 @@ static int do_recv(void)
             rc = EX_IO;
         break;
     }
+done:
     fflush(stdout);
     fclose(dst);
     /* Wait for the relay to close after VERIFIED went out. */
-    shutdown(fd, SHUT_WR);
-    {
+    if (fd >= 0) {
         char junk[256];
+        shutdown(fd, SHUT_WR);
         while (tc_read(fd, junk, sizeof(junk)) > 0)
             ;
+        close(fd);
     }
-    close(fd);
     free(plain);
     sha256_free(h);
     buf_free(in);

@@ -229,6 +229,17 @@ START_TEST(request_validation)
     xmpp_stanza_set_attribute(s, "peer", "b@c d");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
     ck_assert_str_eq(bad, "peer");
+    /* No peer: refused, unless a fan-out request (slots) names legs. */
+    xmpp_stanza_del_attribute(s, "peer");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "peer");
+    xmpp_stanza_set_attribute(s, "slots", "2");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
+    ck_assert_str_eq(r.peer, "");
+    /* With slots a bad peer is still a bad peer. */
+    xmpp_stanza_set_attribute(s, "peer", "b@c d");
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "peer");
     xmpp_stanza_release(s);
 }
 END_TEST
