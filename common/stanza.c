@@ -270,6 +270,8 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
     const char *v;
     xmpp_stanza_t *c;
     unsigned n = 0;
+    int peer_listed = 0;
+    uint64_t u;
 
     memset(r, 0, sizeof(*r));
     v = xmpp_stanza_get_attribute(el, "sid");
@@ -291,29 +293,42 @@ int ferry_request_parse(xmpp_stanza_t *el, struct ferry_request *r,
     if (get_bool(xmpp_stanza_get_attribute(el, "deliver"), 0, &r->deliver) !=
         FERRY_OK)
         BAD("deliver");
-    if ((v = xmpp_stanza_get_attribute(el, "slots")) != NULL) {
-        uint64_t u;
-        int peer_listed = 0;
-        if (parse_u64(v, FERRY_FANOUT_MAX, &u) != FERRY_OK || u == 0 ||
-            r->role != ROLE_SENDER || r->deliver)
+    /* A fan-out (XEP "Fan-out"): slots='N' (1..64) and N <leg jid=''/>,
+     * full JIDs, each once; only a sender asks, never with deliver, and
+     * peer, when present, is one of the legs. */
+    v = xmpp_stanza_get_attribute(el, "slots");
+    for (c = xmpp_stanza_get_children(el); c; c = xmpp_stanza_get_next(c)) {
+        const char *ns = xmpp_stanza_get_ns(c), *jid;
+        unsigned j;
+        if (!xmpp_stanza_is_tag(c) ||
+            strcmp(xmpp_stanza_get_name(c), "leg") != 0 ||
+            (ns != NULL && strcmp(ns, FERRY_NS) != 0))
+            continue;
+        if (v == NULL || n == FERRY_FANOUT_MAX)
             BAD("slots");
-        r->slots = (unsigned)u;
-        for (c = xmpp_stanza_get_children(el); c; c = xmpp_stanza_get_next(c)) {
-            if (!xmpp_stanza_is_tag(c) ||
-                strcmp(xmpp_stanza_get_name(c), "leg") != 0)
-                continue;
-            v = xmpp_stanza_get_attribute(c, "jid");
-            if (n >= r->slots || !ferry_valid_jid(v) || !ferry_jid_is_full(v))
-                BAD("leg");
-            if (strcmp(v, r->peer) == 0)
-                peer_listed = 1;
-            r->legs[n++] = v;
-        }
-        if (n != r->slots)
-            BAD("leg");
-        if (!peer_listed)
-            BAD("peer");
+        jid = xmpp_stanza_get_attribute(c, "jid");
+        if (!ferry_valid_jid(jid) || !ferry_jid_is_full(jid))
+            BAD("jid");
+        for (j = 0; j < n; j++)
+            if (strcmp(r->legs[j], jid) == 0)
+                BAD("jid");
+        if (strcmp(jid, r->peer) == 0)
+            peer_listed = 1;
+        r->legs[n++] = jid;
     }
+    if (v == NULL)
+        return FERRY_OK;
+    if (v[0] < '1' || v[0] > '9' || parse_u64(v, FERRY_FANOUT_MAX, &u) !=
+                                        FERRY_OK ||
+        u != n)
+        BAD("slots");
+    r->slots = (unsigned)u;
+    if (r->role != ROLE_SENDER)
+        BAD("role");
+    if (r->deliver)
+        BAD("deliver");
+    if (r->peer[0] != '\0' && !peer_listed)
+        BAD("peer");
     return FERRY_OK;
 }
 

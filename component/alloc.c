@@ -132,103 +132,12 @@ static int refuse(struct comp *c, xmpp_stanza_t *iq, int code, const char *cond,
     return 1;
 }
 
-/* A fan-out request's slots='N' and its N <leg jid='full JID'/>. The jids
- * point into the request stanza. */
-struct fanout_req {
-    unsigned slots; /* 0: one-to-one */
-    const char *legs[FERRY_SLOTS_MAX];
-};
-
-/* Checks the fan-out part of a request (the fan-out design, section 4).
- * FERRY_OK, or FERRY_ERR_BAD_REQUEST with the attribute in *bad and the
- * reason in text. */
-static int fanout_parse(xmpp_stanza_t *el, const struct ferry_request *rq,
-                        struct fanout_req *fo, const char **bad, char *text,
-                        size_t textlen)
-{
-    const char *v = xmpp_stanza_get_attribute(el, "slots"), *ns;
-    xmpp_stanza_t *k;
-    unsigned n = 0, j;
-    int peer_found = rq->peer[0] == '\0';
-
-    memset(fo, 0, sizeof(*fo));
-    for (k = xmpp_stanza_get_children(el); k != NULL;
-         k = xmpp_stanza_get_next(k)) {
-        if (!xmpp_stanza_is_tag(k) ||
-            strcmp(xmpp_stanza_get_name(k), "leg") != 0)
-            continue;
-        ns = xmpp_stanza_get_ns(k);
-        if (ns != NULL && strcmp(ns, FERRY_NS) != 0)
-            continue;
-        *bad = "jid";
-        if (v == NULL) {
-            snprintf(text, textlen, "<leg/> needs slots");
-            *bad = "slots";
-            return FERRY_ERR_BAD_REQUEST;
-        }
-        if (n == FERRY_SLOTS_MAX) {
-            snprintf(text, textlen, "more than %d <leg/>", FERRY_SLOTS_MAX);
-            *bad = "slots";
-            return FERRY_ERR_BAD_REQUEST;
-        }
-        fo->legs[n] = xmpp_stanza_get_attribute(k, "jid");
-        if (!ferry_valid_jid(fo->legs[n]) || !ferry_jid_is_full(fo->legs[n])) {
-            snprintf(text, textlen, "attribute jid: each leg is a full JID");
-            return FERRY_ERR_BAD_REQUEST;
-        }
-        for (j = 0; j < n; j++)
-            if (strcmp(fo->legs[j], fo->legs[n]) == 0) {
-                snprintf(text, textlen, "attribute jid: a leg named twice");
-                return FERRY_ERR_BAD_REQUEST;
-            }
-        if (strcmp(fo->legs[n], rq->peer) == 0)
-            peer_found = 1;
-        n++;
-    }
-    if (v == NULL)
-        return FERRY_OK;
-    *bad = "slots";
-    /* 1 to 64 in plain digits, no sign, no leading zero. */
-    if (v[0] < '1' || v[0] > '9' || strspn(v, "0123456789") != strlen(v) ||
-        strlen(v) > 2 || (fo->slots = (unsigned)atoi(v)) > FERRY_SLOTS_MAX) {
-        snprintf(text, textlen, "attribute slots: 1 to %d", FERRY_SLOTS_MAX);
-        fo->slots = 0;
-        return FERRY_ERR_BAD_REQUEST;
-    }
-    if (n != fo->slots) {
-        snprintf(text, textlen, "attribute slots: %u, but %u <leg/>", fo->slots,
-                 n);
-        return FERRY_ERR_BAD_REQUEST;
-    }
-    if (rq->role != ROLE_SENDER) {
-        *bad = "role";
-        snprintf(text, textlen,
-                 "attribute role: only a sender asks for "
-                 "slots");
-        return FERRY_ERR_BAD_REQUEST;
-    }
-    if (rq->deliver) {
-        *bad = "deliver";
-        snprintf(text, textlen,
-                 "attribute deliver: not with slots (the "
-                 "sender tells each leg)");
-        return FERRY_ERR_BAD_REQUEST;
-    }
-    if (!peer_found) {
-        *bad = "peer";
-        snprintf(text, textlen, "attribute peer: not one of the legs");
-        return FERRY_ERR_BAD_REQUEST;
-    }
-    return FERRY_OK;
-}
-
 /* A channel request (XEP draft, "Channel request"): authenticate, check
  * policy, mint a channel, answer (and deliver to the peer if asked). */
 int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
 {
     const char *from = xmpp_stanza_get_from(iq), *bad = NULL, *cond = NULL;
     struct ferry_request rq;
-    struct fanout_req fo;
     struct ferry_channel ch;
     xmpp_stanza_t *cel;
     const struct relay_addr *ra;
@@ -240,12 +149,11 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
     if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
         return refuse(c, iq, FERRY_ERR_NOT_AUTHORIZED, "not-full-jid", NULL,
                       "requests must come from a full JID");
+    /* (A fan-out's slots and legs are checked there too.) */
     if (ferry_request_parse(el, &rq, &bad) != FERRY_OK) {
         snprintf(text, sizeof(text), "attribute %s: missing or invalid", bad);
         return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", bad, text);
     }
-    if (fanout_parse(el, &rq, &fo, &bad, text, sizeof(text)) != FERRY_OK)
-        return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", bad, text);
     if (rq.deliver && !ferry_jid_is_full(rq.peer))
         return refuse(c, iq, FERRY_ERR_BAD_REQUEST, "bad-attribute", "peer",
                       "attribute peer: delivery needs a full JID");
@@ -261,7 +169,7 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
                       "no relay is available; try again later");
     memset(&ch, 0, sizeof(ch));
     ch.expires = now + (uint64_t)c->conf.lifetime;
-    if (chan_id_new_slots(ch.expires, fo.slots, ch.id) != FERRY_OK)
+    if (chan_id_new_slots(ch.expires, rq.slots, ch.id) != FERRY_OK)
         return refuse(c, iq, FERRY_ERR_INTERNAL, NULL, NULL,
                       "cannot mint a channel");
     rc = policy_check(c->policy, from, now, ch.id, ch.expires, &cond, why,
@@ -297,9 +205,9 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
     }
     res = ferry_reply(c->ctx, iq, "result");
     cel = ferry_channel_build(c->ctx, &ch);
-    if (fo.slots > 0) {
+    if (rq.slots > 0) {
         char sl[12];
-        snprintf(sl, sizeof(sl), "%u", fo.slots);
+        snprintf(sl, sizeof(sl), "%u", rq.slots);
         xmpp_stanza_set_attribute(cel, "slots", sl);
     }
     xmpp_stanza_add_child_ex(res, cel, 0);
@@ -310,7 +218,7 @@ int alloc_handle(struct comp *c, xmpp_stanza_t *iq, xmpp_stanza_t *el)
              "deliver=%d slots=%u in_use=%zu",
              from, rq.peer[0] ? rq.peer : "-",
              rq.role == ROLE_SENDER ? "sender" : "receiver", rq.sid, ra->host,
-             ra->port, rq.deliver, fo.slots,
+             ra->port, rq.deliver, rq.slots,
              policy_in_use(c->policy, from, now));
     return 1;
 }

@@ -233,7 +233,10 @@ START_TEST(request_validation)
     xmpp_stanza_del_attribute(s, "peer");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
     ck_assert_str_eq(bad, "peer");
-    xmpp_stanza_set_attribute(s, "slots", "2");
+    xmpp_stanza_release(s);
+    s = xmpp_stanza_new_from_string(
+        ctx, "<request xmlns='urn:xmpp:ferry:0' sid='a' role='sender' "
+             "slots='2'><leg jid='b@c/d'/><leg jid='e@f/g'/></request>");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_OK);
     ck_assert_str_eq(r.peer, "");
     /* With slots a bad peer is still a bad peer. */
@@ -269,10 +272,10 @@ START_TEST(fan_out_request_and_channel)
     /* more legs than slots, a bare leg, the peer not a leg, deliver */
     xmpp_stanza_set_attribute(s, "slots", "1");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
-    ck_assert_str_eq(bad, "leg");
+    ck_assert_str_eq(bad, "slots");
     xmpp_stanza_set_attribute(s, "slots", "3");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
-    ck_assert_str_eq(bad, "leg");
+    ck_assert_str_eq(bad, "slots");
     xmpp_stanza_set_attribute(s, "slots", "65");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
     ck_assert_str_eq(bad, "slots");
@@ -280,14 +283,17 @@ START_TEST(fan_out_request_and_channel)
     leg = xmpp_stanza_get_children(s);
     xmpp_stanza_set_attribute(leg, "jid", "b@c");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
-    ck_assert_str_eq(bad, "leg");
+    ck_assert_str_eq(bad, "jid");
+    xmpp_stanza_set_attribute(leg, "jid", "e@f/g"); /* twice */
+    ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "jid");
     xmpp_stanza_set_attribute(leg, "jid", "x@c/d");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
     ck_assert_str_eq(bad, "peer");
     xmpp_stanza_set_attribute(leg, "jid", "b@c/d");
     xmpp_stanza_set_attribute(s, "deliver", "true");
     ck_assert_int_eq(ferry_request_parse(s, &r, &bad), FERRY_ERR_BAD_REQUEST);
-    ck_assert_str_eq(bad, "slots");
+    ck_assert_str_eq(bad, "deliver");
     xmpp_stanza_release(s);
 
     memset(&c, 0, sizeof(c));
