@@ -186,4 +186,12 @@ void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms)
      * after the next poll timeout. */
     if (xmpp_in || xmpp_conn_send_queue_len(a->conn) > 0)
         xmpp_run_once(a->x, 0);
+    /* A write of ours turns delayed ACKs back on: the server's answer to
+     * it (a <here/> to our probe) would then wait up to 40 ms behind its
+     * own Nagle for our ACK (bench/first-byte measured it in most runs).
+     * Re-arm after the turn's writes too. */
+    if (xfd >= 0 && xfd == xmpp_fd(a->conn)) {
+        int one = 1;
+        (void)setsockopt(xfd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+    }
 }

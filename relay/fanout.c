@@ -540,6 +540,8 @@ void fan_read(struct relay *r, struct conn *c)
         return;
     }
     c->c_bytes_in += (uint64_t)n;
+    if (c->c_role == ROLE_SENDER)
+        r->st.bytes_from_senders += (uint64_t)n;
     c->c_last_io = loop_now_ms();
     rc = ring_commit(in, (size_t)n, check_header, no_done, &x);
     if (rc != FERRY_OK) {

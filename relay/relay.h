@@ -182,6 +182,7 @@ struct relay_stats {
     uint64_t channels_paired;
     uint64_t channels_completed;
     uint64_t bytes_forwarded;
+    uint64_t bytes_from_senders; /* read from senders: a fan-out's upload */
     uint64_t frames_forwarded;
     uint64_t slow_downs;
     uint64_t resumes;

@@ -87,6 +87,11 @@ static char *metrics_body(const struct relay *r, size_t *len)
                            (unsigned long long)r->st.channels_completed);
     g_string_append_printf(b, "ferry_relay_bytes_forwarded_total %llu\n",
                            (unsigned long long)r->st.bytes_forwarded);
+    g_string_append_printf(b,
+                           "# TYPE ferry_relay_bytes_from_senders_total "
+                           "counter\n");
+    g_string_append_printf(b, "ferry_relay_bytes_from_senders_total %llu\n",
+                           (unsigned long long)r->st.bytes_from_senders);
     g_string_append_printf(b, "ferry_relay_frames_forwarded_total %llu\n",
                            (unsigned long long)r->st.frames_forwarded);
     g_string_append_printf(b, "ferry_relay_slow_downs_total %llu\n",
