@@ -120,6 +120,43 @@ check "killed leg: the other two complete intact" legs_ok k9 2 "$T/16m"
 check "killed leg: the other two verified to the sender (exit $sr: 4)" \
     eval 'leg_outcome "$T/k9.send" 0 verified && leg_outcome "$T/k9.send" 1 verified && [ $sr -eq 4 ]'
 
+# A leg that cancels and a leg that sends what a receiver may not: each
+# is gone for the sender (cancelled, peer-error), the others complete.
+id=$(mint --slots 4)
+recv_bg ce 0
+recv_bg ce 1
+tc recv --id "$id" --slot 2 --out "$T/ce.2.out" --cancel-after 3 \
+    >"$T/ce.2.recv" 2>&1 &
+cp=$!
+tc raw --id "$id" --role receiver --slot 3 --hex "15000030$(printf '%096d' 0)" \
+    >"$T/ce.3.raw" 2>&1 &
+ep=$!
+tc send --id "$id" --legs 4 --file "$T/4m" >"$T/ce.send" 2>&1
+wait $cp $ep
+wait_recvs
+check "cancelling leg: the sender sees it gone cancelled" \
+    leg_outcome "$T/ce.send" 2 gone cancelled
+check "offending leg: it gets ERROR unexpected" \
+    grep -q "event=error code=unexpected" "$T/ce.3.raw"
+check "offending leg: the sender sees it gone peer-error" \
+    leg_outcome "$T/ce.send" 3 gone peer-error
+check "cancel and error: the other two complete intact" \
+    eval 'legs_ok ce 2 "$T/4m" && leg_outcome "$T/ce.send" 0 verified && leg_outcome "$T/ce.send" 1 verified'
+
+# The sender killed mid-transfer: every leg hears PEER_GONE.
+id=$(mint --slots 2)
+recv_bg sk 0 --read-delay-ms 20
+recv_bg sk 1 --read-delay-ms 20
+"$TC" send --port "$RELAY_PORT" --secret-file "$S" --id "$id" --legs 2 \
+    --file "$T/16m" >"$T/sk.send" 2>&1 &
+skp=$!
+wait_for "$T/sk.send" "event=first-data"
+kill -9 $skp
+wait $skp 2>/dev/null
+wait_recvs
+check "sender killed: every leg gets PEER_GONE peer-closed" \
+    eval 'grep -q "event=peer-gone reason=peer-closed" "$T/sk.0.recv" && grep -q "event=peer-gone reason=peer-closed" "$T/sk.1.recv"'
+
 # A leg that reads too slowly is dropped too-slow after fanout_lag_ms.
 # Its ERROR waits behind the megabytes already in the socket buffers, which
 # it reads at 1.5 s a frame: it is killed once the others are done.
