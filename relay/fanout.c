@@ -183,6 +183,9 @@ int fan_admit(struct relay *r, struct conn *c, struct channel *ch)
             return FERRY_ERR_ROLE_TAKEN;
         if (ch->ch_data_begun)
             return FERRY_ERR_TOO_LATE;
+        /* The sender came and went: the channel is spent. */
+        if (ch->ch_used_sender && ch->ch_sender == NULL)
+            return FERRY_ERR_ROLE_TAKEN;
         ch->ch_legs_used |= bit;
         ch->ch_legs[c->c_slot] = c;
         ch->ch_nlegs++;

@@ -14,7 +14,8 @@
  * Options: --host H, --chunk N, --plain (no AEAD, no hash: relay
  * benchmarks),
  * --wrong-proof, --role sender|receiver (raw: authenticate first),
- * --read-delay-ms N (recv: a slow reader), --direct-listen P (recv: no
+ * --read-delay-ms N (recv: a slow reader), --cancel-after N (recv: CANCEL
+ * after N chunks), --direct-listen P (recv: no
  * relay, accept one sender), --direct (send: to such a receiver),
  * --tls [--tls-ca PEM] (TLS to the relay, verified against that CA),
  * --forge-verified random|size|end (recv: answer a good END with a VERIFIED
@@ -84,7 +85,7 @@ static struct {
     const char *host, *secret_file, *id_hex, *file, *out, *hex, *tls_ca;
     int port, plain, wrong_proof, direct, direct_listen, read_delay_ms, tls;
     int count, hold_ms, split, delay_ms;
-    int slots, legs, join_ms, slot, slot_key, auth66;
+    int slots, legs, join_ms, slot, slot_key, auth66, cancel_after;
     size_t size;
     enum forge forge;
     long ttl;
@@ -871,6 +872,15 @@ static int do_recv(void)
             total += pl;
             next++;
             buf_consume(in, FERRY_FRAME_HDR + f.body_len);
+            if (opt.cancel_after > 0 && next == (uint64_t)opt.cancel_after) {
+                buf_reset(out);
+                frame_put_code(out, FRAME_CANCEL, FERRY_ERR_CANCELLED);
+                write_all(fd, buf_ptr(out), buf_len(out));
+                printf("event=cancel-sent after=%llu\n",
+                       (unsigned long long)next);
+                rc = EX_GONE;
+                break;
+            }
             if (next % 16 == 0) {
                 buf_reset(out);
                 frame_put_ack(out, next);
@@ -1010,8 +1020,10 @@ static int do_raw(void)
             printf("event=closed\n");
             return EX_IO;
         }
-        /* A fan-out sender hears of its other legs first. */
-        if (f.type != FRAME_LEG)
+        /* A fan-out sender hears of its other legs first; a leg may get
+         * the sender's first frames before the answer to its bytes. */
+        if (f.type != FRAME_LEG && f.type != FRAME_KEY &&
+            f.type != FRAME_DATA)
             break;
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
     }
@@ -1209,7 +1221,8 @@ int main(int argc, char **argv)
         {"size", 1, 0, 'z'},          {"slots", 1, 0, 'N'},
         {"legs", 1, 0, 'l'},          {"join-ms", 1, 0, 'j'},
         {"slot", 1, 0, 'I'},          {"slot-key", 1, 0, 'K'},
-        {"auth66", 0, 0, '6'},        {0, 0, 0, 0}};
+        {"auth66", 0, 0, '6'},        {"cancel-after", 1, 0, 'Q'},
+        {0, 0, 0, 0}};
     const char *cmd;
     uint8_t *secret = NULL;
     size_t slen = 0;
@@ -1307,6 +1320,9 @@ int main(int argc, char **argv)
             break;
         case '6':
             opt.auth66 = 1;
+            break;
+        case 'Q':
+            opt.cancel_after = atoi(optarg);
             break;
         case 'F':
             if (strcmp(optarg, "random") == 0)
