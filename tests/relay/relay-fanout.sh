@@ -232,6 +232,9 @@ for bad in 240000050520000000 240000050020000000 \
     id=$(mint --slots 2)
     recv_bg bl 0
     recv_bg bl 1
+    # both legs in before the sender (a leg that comes after it left is
+    # refused, and would hear no PEER_GONE)
+    wait_for "$T/bl.0.recv" "event=admitted"
     wait_for "$T/bl.1.recv" "event=admitted"
     tc raw --id "$id" --role sender --hex "$bad" >"$T/bl.raw" 2>&1
     wait_recvs
