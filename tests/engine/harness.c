@@ -1538,6 +1538,15 @@ static int fake_frame(struct hx_fake *f, struct fconn *c,
         c->role = fr->role;
         frame_put_admitted(b, 0);
         frame_put_empty(b, FRAME_PEER_JOINED);
+        if (fr->has_slot && f->mode == HX_FAKE_LEG_BAD_KEY) {
+            uint8_t k[FERRY_KEY_SEALED_LEN];
+            ferry_random(k, sizeof(k));
+            frame_put_key(b, k);
+        } else if (fr->has_slot && f->mode == HX_FAKE_LEG_NO_KEY) {
+            uint8_t d[64];
+            ferry_random(d, sizeof(d));
+            frame_put_data(b, 0, d, sizeof(d));
+        }
     } else if (fr->type == FRAME_END && c->role == ROLE_SENDER) {
         if (f->mode == HX_FAKE_VERIFIED_ZEROS)
             memset(sealed, 0, sizeof(sealed));

@@ -251,6 +251,9 @@ enum hx_fake_mode {
     HX_FAKE_VERIFIED_GARBAGE, /* speaks the handshake, forges VERIFIED */
     HX_FAKE_VERIFIED_ZEROS,
     HX_FAKE_SYN_DROP, /* a full accept queue: SYNs are dropped */
+    /* to a receiver on a fan-out slot, after PEER_JOINED: */
+    HX_FAKE_LEG_NO_KEY,  /* DATA before any KEY */
+    HX_FAKE_LEG_BAD_KEY, /* a KEY nobody sealed under its leg key */
 };
 
 struct hx_fake;

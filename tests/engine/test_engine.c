@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "chan.h"
+#include "codec.h"
+#include "err.h"
 #include "frame.h"
 #include "harness.h"
 #include "stanza.h"
@@ -1750,6 +1753,53 @@ START_TEST(fan_out_of_one_is_one_to_one)
 }
 END_TEST
 
+/* A receiver on a fan-out slot whose relay sends DATA before KEY, or a
+ * KEY its sender never sealed: an integrity failure, nothing written. The
+ * offer and the channel come from "alice" (injected); the relay is fake. */
+START_TEST(fan_out_leg_without_its_key_fails)
+{
+    struct hx_fake *f =
+        hx_fake_start(_i >> 1 ? HX_FAKE_LEG_BAD_KEY : HX_FAKE_LEG_NO_KEY);
+    uint8_t priv[32], pub[32], id[32], key[32];
+    char k64[64], hx[65], xml[1024], t[24];
+    uint64_t exp = (uint64_t)time(NULL) + 300;
+    struct hx_xfer *b;
+
+    ck_assert_ptr_nonnull(f);
+    start(_i & 1, 0);
+    bob->offer_mode = HX_OFFER_SINK;
+    ferry_x25519_keygen(priv, pub);
+    b64_encode(pub, 32, k64);
+    snprintf(xml, sizeof(xml),
+             "<message to='%s' type='headline'><offer xmlns='urn:xmpp:ferry:0' "
+             "sid='fanleg1' name='x.bin' size='48' media-type='a/b' "
+             "chunk-size='1024' key='%s' requester='sender' fan-out='true'/>"
+             "</message>",
+             HX_BOB, k64);
+    ck_assert_int_eq(hx_inject(h, HX_ALICE, xml), 1); /* taken */
+    hx_tick(h, 10);
+    ck_assert_int_eq(chan_id_new_slots(exp, 2, id), FERRY_OK);
+    ferry_random(key, sizeof(key));
+    hex_encode(id, 32, hx);
+    b64_encode(key, 32, k64);
+    ferry_time_format(exp, t);
+    snprintf(xml, sizeof(xml),
+             "<message to='%s' type='headline'><channel "
+             "xmlns='urn:xmpp:ferry:0' sid='fanleg1' id='%s' host='127.0.0.1' "
+             "port='%u' tls='false' key='%s' expires='%s' slots='2' slot='1'/>"
+             "</message>",
+             HX_BOB, hx, hx_fake_port(f), k64, t);
+    ck_assert_int_eq(hx_inject(h, HX_ALICE, xml), 1); /* taken */
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(b, FERRY_DONE_INTEGRITY, _i >> 1 ? "bad-key" : "no-key");
+    ck_assert(!has_event(b, "first-byte"));
+    ck_assert_int_gt(hx_fake_frames(f, NULL), 0); /* it authenticated */
+    stop();
+    hx_fake_stop(f);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1803,6 +1853,7 @@ static Suite *suite(void)
     tcase_add_loop_test(stream, quiet_stream_lives_and_idles, 0, 2);
     tcase_add_loop_test(fan, fan_out_to_every_resource, 0, 4);
     tcase_add_loop_test(fan, fan_out_of_one_is_one_to_one, 0, 2);
+    tcase_add_loop_test(fan, fan_out_leg_without_its_key_fails, 0, 4);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;
