@@ -316,7 +316,7 @@ void locate_timers(ferry_ctx_t *ctx, time_t now);
 
 /* ---- group.c: a sender's fan-out session ---- */
 #define GATHER_S 15 /* after the first acceptance, the others' time */
-#define GRACE_US (300 * G_TIME_SPAN_MILLISECOND) /* other resources' <here/> */
+#define GRACE_US (100 * G_TIME_SPAN_MILLISECOND) /* other resources' <here/> */
 int group_new(ferry_transfer_t *t, const char *const *peers, size_t n);
 void group_free(ferry_transfer_t *t);
 void group_on_here(ferry_transfer_t *t, const char *from);

@@ -609,6 +609,7 @@ START_TEST(fanout_session_matches_xep)
     aead_free(k);
     aead_free(a[0]);
     aead_free(a[1]);
+    sha256_free(chain);
     buf_free(b);
     buf_free(l);
     free(tk);
