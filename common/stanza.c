@@ -338,7 +338,8 @@ xmpp_stanza_t *ferry_request_build(xmpp_ctx_t *ctx,
     xmpp_stanza_t *el = new_el(ctx, "request");
 
     xmpp_stanza_set_attribute(el, "sid", r->sid);
-    xmpp_stanza_set_attribute(el, "peer", r->peer);
+    if (r->peer[0] != '\0') /* a fan-out may leave it out */
+        xmpp_stanza_set_attribute(el, "peer", r->peer);
     xmpp_stanza_set_attribute(el, "role", role_str(r->role));
     if (r->size != FERRY_SIZE_STREAM)
         set_u64(el, "size", r->size);
