@@ -20,7 +20,18 @@ static void reencode(const struct frame *f, const uint8_t *p, size_t used)
         rc = frame_put_hello(b, f->challenge);
         break;
     case FRAME_AUTH:
-        rc = frame_put_auth(b, f->role, f->chan_id, f->proof);
+        rc = f->has_slot ? frame_put_auth_slot(b, f->role, f->chan_id,
+                                               f->proof, f->slot)
+                         : frame_put_auth(b, f->role, f->chan_id, f->proof);
+        break;
+    case FRAME_KEY:
+        rc = frame_put_key(b, f->sealed);
+        break;
+    case FRAME_CHECK:
+        rc = frame_put_check(b, f->number, f->sealed);
+        break;
+    case FRAME_LEG:
+        rc = frame_put_leg(b, f->slot, f->inner, f->inner_len);
         break;
     case FRAME_ADMITTED:
         rc = frame_put_admitted(b, f->flag);
