@@ -89,6 +89,7 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
     ctx->connect_s = CONNECT_S;
     ctx->idle_s = IDLE_S;
     ctx->stage_s = STAGE_S;
+    ctx->threads = 1;
     ctx->tls = tls_cache_new(NULL);
     ctx->iqs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     return ctx;
@@ -187,6 +188,33 @@ int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode)
     if (mode == FERRY_MODE_POLLED)
         worker_stop(ctx);
     ctx->mode = mode;
+    return FERRY_RC_OK;
+}
+
+/**
+ * How many threads seal (sender) or open (receiver) one transfer's chunks:
+ * with n > 1 each transfer gets n - 1 threads of its own besides the one
+ * that moves its data, and the chunks are sealed or opened in batches
+ * across them; what goes on the wire and into the sink, and in what
+ * order, is the same. Only while no transfer exists.
+ * @param n 1 (the default): no extra thread; 0: the number of online
+ * cores; at most FERRY_THREADS_MAX
+ * @return FERRY_RC_OK; FERRY_RC_INVALID for n out of range;
+ * FERRY_RC_STATE while a transfer exists
+ */
+int ferry_set_threads(ferry_ctx_t *ctx, int n)
+{
+    if (n < 0 || n > FERRY_THREADS_MAX) {
+        ctx_error(ctx, "threads are 0..%d", FERRY_THREADS_MAX);
+        return FERRY_RC_INVALID;
+    }
+    if (ctx->transfers != NULL) {
+        ctx_error(ctx, "the threads change only while no transfer exists");
+        return FERRY_RC_STATE;
+    }
+    if (n == 0)
+        n = (int)MIN(g_get_num_processors(), FERRY_THREADS_MAX);
+    ctx->threads = (unsigned)MAX(n, 1);
     return FERRY_RC_OK;
 }
 

@@ -128,7 +128,7 @@ static int setup(ferry_transfer_t *t)
 {
     uint8_t shared[32], key[32];
     uint64_t i, j, k, tmp;
-    size_t legs = 0;
+    size_t legs = 0, nout;
     int rc;
 
     if (fan_sender(t)) {
@@ -149,12 +149,21 @@ static int setup(ferry_transfer_t *t)
             ferry_wipe(key, sizeof(key));
             return FERRY_ERR_CRYPTO;
         }
+        /* A receiver on a slot opens chunks under K, which KEY brings. */
+        if (!t->ch.has_slot)
+            t->pool = cpool_new(t->ctx->threads, key);
         ferry_wipe(key, sizeof(key));
     }
+    if (fan_sender(t))
+        t->pool = cpool_new(t->ctx->threads, t->group->k);
+
     t->in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + READ_SLICE);
-    /* Room for a few frames keeps the socket busy while we seal the next. */
-    t->out = buf_new(4 * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) +
-                     256 + 5 * legs * (FERRY_FRAME_HDR + FERRY_LEG_MAX));
+    /* Room for a few frames keeps the socket busy while we seal the next
+     * (with a pool, a batch of them). */
+    nout = 4 + (t->pool != NULL ? cpool_batch(t->pool, t->chunk) : 0);
+    t->out =
+        buf_new(nout * (FERRY_FRAME_HDR + 8 + t->chunk + FERRY_TAG_LEN) + 256 +
+                (nout + 1) * legs * (FERRY_FRAME_HDR + FERRY_LEG_MAX));
     /* END's digest covers this session's chunks: from resume-from on; on
      * a fan-out, their whole sealed bodies (a fan-out sender keeps one
      * per leg). */
@@ -277,6 +286,10 @@ void dp_free(ferry_transfer_t *t)
     dp_stream_free(t);
     conn_close(t);
     fan_free(t);
+    cpool_free(t->pool);
+    t->pool = NULL;
+    g_free(t->ahead);
+    t->ahead = NULL;
     aead_free(t->aead);
     aead_free(t->k_aead);
     t->k_aead = NULL;
@@ -370,6 +383,7 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
                 dp_fail_integrity(t, "bad-key");
                 break;
             }
+            t->pool = cpool_new(t->ctx->threads, k);
             ferry_wipe(k, sizeof(k));
         }
         break;
@@ -478,6 +492,8 @@ static void read_frames(ferry_transfer_t *t)
                 dp_finish(t, FERRY_DONE_INTEGRITY, ferry_errname(rc));
                 return;
             }
+            if (f.type == FRAME_DATA && t->pool != NULL)
+                dp_open_ahead(t, &f);
             on_frame(t, &f);
             if (t->ds != D_DONE)
                 buf_consume(t->in, used);

@@ -279,6 +279,15 @@ static int put_check(ferry_transfer_t *t, struct leg *l, uint64_t next)
     return rc;
 }
 
+/* Every FAN_CHECK_EVERY bytes of the file (not after the last chunk). */
+int fan_checks_after(const ferry_transfer_t *t, uint64_t num)
+{
+    uint64_t next = num + 1;
+
+    return fan_sender(t) && next < t->nchunks &&
+           next * t->chunk / FAN_CHECK_EVERY != num * t->chunk / FAN_CHECK_EVERY;
+}
+
 int fan_chain(ferry_transfer_t *t, uint64_t num, const uint8_t *sealed,
               size_t len)
 {
@@ -290,9 +299,7 @@ int fan_chain(ferry_transfer_t *t, uint64_t num, const uint8_t *sealed,
 
     if (ferry_sealed_element(sealed, len, e) != FERRY_OK)
         return FERRY_ERR_CRYPTO;
-    /* Every FAN_CHECK_EVERY bytes of the file (not of the last chunk). */
-    check = next < t->nchunks &&
-            next * t->chunk / FAN_CHECK_EVERY != num * t->chunk / FAN_CHECK_EVERY;
+    check = fan_checks_after(t, num);
     for (i = 0; i < g->nslots; i++) {
         struct leg *l = g->slot[i];
         if (!live(l) || num < l->first)

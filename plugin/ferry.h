@@ -140,6 +140,12 @@ FERRY_API void ferry_ctx_free(ferry_ctx_t *ctx);
 /** FERRY_MODE_POLLED (default) or FERRY_MODE_THREAD, while no transfer
  *  exists (FERRY_RC_STATE otherwise; FERRY_RC_IO if no thread starts). */
 FERRY_API int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
+/** Threads that seal (sender) or open (receiver) one transfer's chunks:
+ *  1 (default) none beside the data's own; 0 the number of online cores;
+ *  at most FERRY_THREADS_MAX. While no transfer exists (FERRY_RC_STATE
+ *  otherwise). */
+#define FERRY_THREADS_MAX 64
+FERRY_API int ferry_set_threads(ferry_ctx_t *ctx, int n);
 /** Your own full JID, once bound: needed before offering (and it starts
  *  component discovery). */
 FERRY_API int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);

@@ -109,6 +109,8 @@ struct resolver;
 struct tls_cache;
 struct rfile;
 struct worker;
+struct cpool;
+struct ahead;
 
 struct ferry_ctx {
     xmpp_ctx_t *x;
@@ -129,6 +131,8 @@ struct ferry_ctx {
     GList *transfers; /* session view: every transfer not yet reaped */
     char err[160];
     struct worker *worker; /* thread mode */
+    unsigned threads;      /* threads sealing or opening one transfer's
+                              chunks (ferry_set_threads); 1: no pool */
     void *strophe;         /* the libstrophe adapter, if attached */
     int in_process;        /* reap only outside callbacks */
     int closing;           /* ferry_ctx_free() called: no new transfers */
@@ -200,6 +204,11 @@ struct ferry_transfer {
     struct ssl_st *ssl;
     struct buf *in, *out;
     struct aead *aead;
+    /* seals or opens chunks on threads (cpool.c); NULL: on this thread
+     * alone. Under the key of the chunks: aead, or on a fan-out, K */
+    struct cpool *pool;
+    /* receiver with a pool: the chunks opened ahead (receive.c) */
+    struct ahead *ahead;
     struct sha256 *hash;          /* END's digest: the chain of this
                                      session's chunk tags (ferry_tags_new) */
     uint8_t end_hash[32];         /* sender: the digest END committed to */
@@ -446,6 +455,46 @@ uint64_t dp_stream_acked(ferry_transfer_t *t, uint64_t next);
  * none), and sending it when due. */
 int dp_keepalive_ms(const ferry_transfer_t *t);
 void dp_keepalive(ferry_transfer_t *t);
+
+/* ---- cpool.c: sealing and opening chunks on threads ----
+ * One job: DATA chunk `num` of the transfer `sid`, in place at p, len
+ * bytes: plaintext to seal (room for the tag after it), or ciphertext and
+ * tag to open. elem, when opening and not NULL, receives the SHA-256 of
+ * the sealed body first (a fan-out slot's digest element). rc: FERRY_OK
+ * or aead_seal's / aead_open's error. */
+struct cjob {
+    uint64_t num;
+    uint8_t *p;
+    size_t len;
+    uint8_t *elem;
+    int rc;
+};
+/* Jobs in one batch at most. */
+#define CPOOL_BATCH_MAX 32
+struct cpool *cpool_new(unsigned n, const uint8_t key[32]);
+void cpool_free(struct cpool *cp); /* joins its threads; accepts NULL */
+unsigned cpool_threads(const struct cpool *cp); /* 1 for NULL */
+/* Seals (open 0) or opens every job, the calling thread with `mine` (an
+ * AEAD of the same key) taking a share; returns when all are done. Jobs
+ * must not overlap. */
+void cpool_run(struct cpool *cp, struct aead *mine, const char *sid, int open,
+               struct cjob *jobs, size_t njobs);
+/* Chunks a sender seals in one batch with a pool: two a thread, and
+ * about a slice's worth a thread (DP_SLICE), so a polled turn stays short
+ * with big chunks. */
+static inline size_t cpool_batch(const struct cpool *cp, uint32_t chunk)
+{
+    size_t n = cpool_threads(cp), by_bytes = n * DP_SLICE / chunk;
+
+    return MAX(MIN(MIN(2 * n, CPOOL_BATCH_MAX), by_bytes), 1);
+}
+/* receive.c: before DATA f (in t->in, read_frames' current frame) is
+ * handled: when it is chunk `next`, opens it and the in-order chunks
+ * right after it in the buffer together on the pool. */
+void dp_open_ahead(ferry_transfer_t *t, const struct frame *f);
+/* fanout.c: 1 when sealing chunk num makes the sender append CHECK
+ * frames (after its DATA). */
+int fan_checks_after(const ferry_transfer_t *t, uint64_t num);
 
 /* ---- connect.c: DNS on a thread, non-blocking TCP and TLS ---- */
 int conn_begin(ferry_transfer_t *t); /* FERRY_OK or FERRY_ERR_* */

@@ -231,6 +231,100 @@ static int chunk_ok(ferry_transfer_t *t, const struct frame *f, size_t len)
     return 1;
 }
 
+/* ---- opening ahead, with a pool ---------------------------------------- */
+
+/* The in-order chunks of one read opened together: chunk first + i was
+ * the frame whose body is at p[i], rc[i] how its opening went, elem[i]
+ * its digest element (taken before it was opened). */
+struct ahead {
+    uint64_t first;
+    size_t n;
+    const uint8_t *p[CPOOL_BATCH_MAX];
+    int rc[CPOOL_BATCH_MAX];
+    uint8_t elem[CPOOL_BATCH_MAX][32];
+};
+
+/* What chunk_ok() checks, without its failure: a chunk in order that
+ * passes it. */
+static int chunk_fits(const ferry_transfer_t *t, const struct frame *f,
+                      uint64_t num)
+{
+    size_t len;
+
+    if (f->type != FRAME_DATA || f->number != num ||
+        f->sealed_len < FERRY_TAG_LEN)
+        return 0;
+    len = f->sealed_len - FERRY_TAG_LEN;
+    if (stream_of(t))
+        return len <= t->chunk;
+    return num < t->nchunks &&
+           len == (num == t->nchunks - 1 ? t->size - num * t->chunk : t->chunk);
+}
+
+void dp_open_ahead(ferry_transfer_t *t, const struct frame *f)
+{
+    struct cjob jobs[CPOOL_BATCH_MAX];
+    struct aead *key = t->ch.has_slot ? t->k_aead : t->aead;
+    const uint8_t *p = buf_ptr(t->in);
+    size_t left = buf_len(t->in), used, n = 0, i;
+    struct ahead *a = t->ahead;
+    struct frame g;
+
+    if (t->is_sender || t->ds != D_RECEIVING || key == NULL ||
+        f->number != t->next || f->number < t->resume_from)
+        return;
+    if (a != NULL && a->n > 0 && f->number >= a->first &&
+        f->number < a->first + a->n)
+        return; /* opened already */
+    /* f is the frame at the head of t->in: it and the DATA frames right
+     * after it, as long as they are the next chunks in order. */
+    while (n < CPOOL_BATCH_MAX && left > 0 &&
+           frame_decode(p, left, FERRY_FRAME_MAX, &g, &used) == FERRY_OK &&
+           chunk_fits(t, &g, t->next + n)) {
+        jobs[n].num = t->next + n;
+        jobs[n].p = (uint8_t *)g.sealed; /* t->in is ours: opened in place */
+        jobs[n].len = g.sealed_len;
+        n++;
+        p += used;
+        left -= used;
+    }
+    if (n < 2 || jobs[0].p != f->sealed)
+        return; /* one chunk: opened as it is handled */
+    if (a == NULL)
+        a = t->ahead = g_new0(struct ahead, 1);
+    for (i = 0; i < n; i++) {
+        jobs[i].elem = t->ch.has_slot ? a->elem[i] : NULL;
+        if (!t->ch.has_slot) /* the tag stays where it is */
+            memcpy(a->elem[i], jobs[i].p + jobs[i].len - FERRY_TAG_LEN,
+                   FERRY_TAG_LEN);
+    }
+    cpool_run(t->pool, key, t->sid, 1, jobs, n);
+    a->first = t->next;
+    a->n = n;
+    for (i = 0; i < n; i++) {
+        a->p[i] = jobs[i].p;
+        a->rc[i] = jobs[i].rc;
+    }
+}
+
+/* 1 when f was opened ahead: its element and how the opening went. */
+static int ahead_take(ferry_transfer_t *t, const struct frame *f,
+                      uint8_t elem[32], int *rc)
+{
+    struct ahead *a = t->ahead;
+    size_t i;
+
+    if (a == NULL || a->n == 0 || f->number < a->first ||
+        f->number - a->first >= a->n ||
+        a->p[i = (size_t)(f->number - a->first)] != f->sealed)
+        return 0;
+    memcpy(elem, a->elem[i], 32);
+    *rc = a->rc[i];
+    if (i == a->n - 1)
+        a->n = 0;
+    return 1;
+}
+
 /* Receiver: one DATA frame. In order: open it where it lies in the input
  * buffer and append it from there, then whatever the cache holds next.
  * Ahead: open it into a block of its own (plaintext, then its tag) kept
@@ -244,7 +338,9 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
     uint8_t *in_place = (uint8_t *)f->sealed, *plain, *held;
     struct aead *key = t->aead;
     size_t hl;
-    int rc;
+    /* ahead: opened already, with the chunks after it (dp_open_ahead);
+     * opened: how that went */
+    int rc, ahead = 0, opened = FERRY_OK;
 
     if (t->ch.has_slot) {
         /* A fan-out starts at the smallest resume-from of its legs: the
@@ -258,7 +354,9 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
     }
     if (!chunk_ok(t, f, len))
         return;
-    if (t->ch.has_slot) {
+    if (t->pool != NULL && ahead_take(t, f, elem, &opened))
+        ahead = 1;
+    else if (t->ch.has_slot) {
         if (ferry_sealed_element(f->sealed, f->sealed_len, elem) != FERRY_OK) {
             dp_finish(t, FERRY_DONE_IO, "internal");
             return;
@@ -278,8 +376,9 @@ void dp_on_data(ferry_transfer_t *t, const struct frame *f)
     }
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, f->number, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, f->number, t->sid, ad);
-    if (aead_open(key, nonce, ad, adl, f->sealed, f->sealed_len, plain) !=
-        FERRY_OK) {
+    if ((ahead ? opened
+               : aead_open(key, nonce, ad, adl, f->sealed, f->sealed_len,
+                           plain)) != FERRY_OK) {
         if (plain != in_place)
             free(plain);
         dp_fail_integrity(t, "chunk-auth");

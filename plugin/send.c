@@ -105,6 +105,59 @@ static int put_chunk(ferry_transfer_t *t, uint64_t num, size_t len)
     return FERRY_OK;
 }
 
+/* With a pool: seals chunks num[0..n) of len[i] bytes into one stretch of
+ * the output buffer. They are read in order (a stream's pump gives its
+ * bytes in order), sealed together on the pool, then, in order, what
+ * put_chunk() does after sealing. A fan-out's CHECK frames go after the
+ * chunk they follow: the caller ends a batch at such a chunk, so they land
+ * after the last DATA of the batch (and may move the buffer: p is not used
+ * after). */
+static int put_chunks(ferry_transfer_t *t, const uint64_t *num,
+                      const size_t *len, size_t n)
+{
+    struct cjob jobs[CPOOL_BATCH_MAX];
+    size_t i, total = 0, off = 0;
+    uint8_t *p, *q;
+
+    for (i = 0; i < n; i++)
+        total += FERRY_FRAME_HDR + 8 + len[i] + FERRY_TAG_LEN;
+    if (buf_reserve(t->out, total, &p) != FERRY_OK)
+        return FERRY_ERR_NO_SPACE;
+    for (i = 0; i < n; i++) {
+        uint32_t body = (uint32_t)(8 + len[i] + FERRY_TAG_LEN);
+        q = p + off;
+        off += FERRY_FRAME_HDR + body;
+        q[0] = FRAME_DATA;
+        q[1] = (uint8_t)(body >> 16);
+        q[2] = (uint8_t)(body >> 8);
+        q[3] = (uint8_t)body;
+        be64_put(q + 4, num[i]);
+        if (t->pump != NULL)
+            pump_take(t->pump, q + 12, len[i]);
+        else if (dp_src_read(t, q + 12, len[i], num[i] * t->chunk) !=
+                 FERRY_OK) {
+            buf_unreserve(t->out, total);
+            return FERRY_ERR_IO;
+        }
+        jobs[i].num = num[i];
+        jobs[i].p = q + 12;
+        jobs[i].len = len[i];
+        jobs[i].elem = NULL;
+    }
+    cpool_run(t->pool, t->aead, t->sid, 0, jobs, n);
+    for (i = 0; i < n; i++) {
+        if (jobs[i].rc != FERRY_OK)
+            return FERRY_ERR_CRYPTO;
+        q = jobs[i].p;
+        if (t->corrupt_chunk == num[i] + 1) /* test mode: after sealing */
+            q[0] ^= 0x01;
+        if ((fan_sender(t) ? fan_chain(t, num[i], q, len[i] + FERRY_TAG_LEN)
+                           : chain_tag(t, num[i], q + len[i])) != FERRY_OK)
+            return FERRY_ERR_CRYPTO;
+    }
+    return FERRY_OK;
+}
+
 /* END: the count and, sealed, the size and the digest of this session's
  * chunk tags. */
 static void put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
@@ -196,6 +249,10 @@ enum { EP_SOCK = 1, EP_PUMP = 2 };
 
 int dp_stream_start(ferry_transfer_t *t)
 {
+    /* With a pool, room for a batch of full chunks. */
+    size_t ring = t->pool != NULL
+                      ? MAX(STREAM_RING_CHUNKS, cpool_batch(t->pool, t->chunk))
+                      : STREAM_RING_CHUNKS;
     struct epoll_event ev;
 
     t->marks = g_new0(struct marks, 1);
@@ -205,8 +262,7 @@ int dp_stream_start(ferry_transfer_t *t)
     ev.events = EPOLLIN;
     ev.data.u32 = EP_SOCK;
     if (epoll_ctl(t->ep, EPOLL_CTL_ADD, t->sock, &ev) < 0 ||
-        (t->pump = pump_new(&t->src, STREAM_RING_CHUNKS * (size_t)t->chunk)) ==
-            NULL) {
+        (t->pump = pump_new(&t->src, ring * (size_t)t->chunk)) == NULL) {
         close(t->ep);
         return FERRY_ERR_IO;
     }
@@ -291,6 +347,36 @@ short dp_stream_revents(ferry_transfer_t *t)
     return rev;
 }
 
+/* A stream's full chunks waiting (avail bytes), as many as fit, sealed
+ * together; returns the bytes sealed (0 when it failed: the transfer
+ * ended). */
+static uint64_t stream_batch(ferry_transfer_t *t, size_t avail, size_t need)
+{
+    uint64_t num[CPOOL_BATCH_MAX];
+    size_t len[CPOOL_BATCH_MAX], n = 0, i;
+    size_t max = cpool_batch(t->pool, t->chunk);
+    int rc;
+
+    while (n < max && avail >= ((uint64_t)n + 1) * t->chunk &&
+           buf_avail(t->out) / need >= n + 1) {
+        num[n] = t->next + n;
+        len[n] = t->chunk;
+        n++;
+        if (fan_checks_after(t, num[n - 1]))
+            break;
+    }
+    if ((rc = put_chunks(t, num, len, n)) != FERRY_OK) {
+        source_failed(t, rc);
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        t->sealed += t->chunk;
+        marks_add(t->marks, t->next, t->sealed);
+        t->next++;
+    }
+    return (uint64_t)n * t->chunk;
+}
+
 /* A stream: seal what the pump holds, a full chunk at once, a short one
  * when its oldest byte has waited STREAM_FLUSH_US or the source ended;
  * after the last, END with the count and size now known. */
@@ -316,6 +402,11 @@ static void fill_stream(ferry_transfer_t *t, size_t need, gint64 t0)
         if (len == 0 || (len < t->chunk && st == PUMP_OPEN &&
                          g_get_monotonic_time() - since < STREAM_FLUSH_US))
             return; /* dp_stream_want() sets the timer */
+        if (t->pool != NULL && len >= 2 * (size_t)t->chunk) {
+            /* Full chunks waiting: seal them together. */
+            moved += stream_batch(t, len, need);
+            continue;
+        }
         len = MIN(len, (size_t)t->chunk);
         if ((rc = put_chunk(t, t->next, len)) != FERRY_OK) {
             source_failed(t, rc);
@@ -335,12 +426,38 @@ size_t dp_frame_room(const ferry_transfer_t *t)
                           : 0);
 }
 
+/* A file's next chunks, as many as fit, sealed together; returns how many
+ * (0 when it failed: the transfer ended). */
+static size_t file_batch(ferry_transfer_t *t, size_t need)
+{
+    uint64_t num[CPOOL_BATCH_MAX];
+    size_t len[CPOOL_BATCH_MAX], n = 0;
+    size_t max = cpool_batch(t->pool, t->chunk);
+    int rc;
+
+    while (n < max && t->next + n < t->nchunks &&
+           buf_avail(t->out) / need >= n + 1) {
+        num[n] = t->order ? t->order[t->next + n] : t->next + n;
+        len[n] = (size_t)MIN(t->size - num[n] * t->chunk, t->chunk);
+        n++;
+        if (fan_checks_after(t, num[n - 1]))
+            break;
+    }
+    if ((rc = put_chunks(t, num, len, n)) != FERRY_OK) {
+        source_failed(t, rc);
+        return 0;
+    }
+    t->next += n;
+    return n;
+}
+
 /* Sender: fill the output buffer with sealed chunks while there is room. */
 void dp_fill(ferry_transfer_t *t)
 {
     size_t need = dp_frame_room(t);
     gint64 t0 = g_get_monotonic_time();
     uint64_t sealed = 0, num, off;
+    size_t n;
     int rc;
 
     if (t->pump != NULL) {
@@ -352,6 +469,12 @@ void dp_fill(ferry_transfer_t *t)
         if (t->next == t->nchunks) {
             put_end(t, t->nchunks, t->size);
             return;
+        }
+        if (t->pool != NULL) {
+            if ((n = file_batch(t, need)) == 0)
+                return;
+            sealed += (uint64_t)n * t->chunk;
+            continue;
         }
         num = t->order ? t->order[t->next] : t->next;
         off = num * t->chunk;

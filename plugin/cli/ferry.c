@@ -90,6 +90,8 @@ static void usage(FILE *f)
         "  -v, --verbose         machine-readable event lines (sid=, "
         "event=)\n"
         "  --data-thread         move the data on a thread of its own\n"
+        "  --threads N           threads that seal or open the chunks, 1..64\n"
+        "                        (default: the number of cores)\n"
         "send options:\n"
         "  --to JID              send to this peer too (repeatable; then PEER\n"
         "                        may be left out). Every online Ferry device\n"
@@ -514,7 +516,7 @@ static int parse_args(int argc, char **argv)
         {"data-thread", 0, 0, 'T'}, {"stdout", 0, 0, 'O'},
         {"max-size", 1, 0, 'M'},    {"name", 1, 0, 'N'},
         {"to", 1, 0, 'o'},          {"muc", 1, 0, 'm'},
-        {"nick", 1, 0, 'K'},
+        {"nick", 1, 0, 'K'},        {"threads", 1, 0, 'P'},
         {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
@@ -618,6 +620,10 @@ static int parse_args(int argc, char **argv)
             break;
         case 'T':
             o.data_thread = 1;
+            break;
+        case 'P':
+            if (number("--threads", optarg, 1, FERRY_THREADS_MAX, &o.threads))
+                return -1;
             break;
         case 'O':
             o.to_stdout = 1;
@@ -879,6 +885,7 @@ int main(int argc, char **argv)
         err("%s", ferry_error(fctx));
         return EX_IO;
     }
+    (void)ferry_set_threads(fctx, o.threads); /* 0: the cores */
     if (o.component)
         ferry_set_component(fctx, o.component);
     if (o.relay_ca && ferry_set_relay_ca(fctx, o.relay_ca) != FERRY_RC_OK) {

@@ -31,6 +31,15 @@
 static struct hx *h;
 static struct hx_peer *alice, *bob;
 static char *root;
+/* ferry_set_threads() of every peer start() and bob_at() make (0: left
+ * at libferry's default). */
+static int threads;
+
+static void set_threads(struct hx_peer *p)
+{
+    if (threads > 0)
+        ck_assert_int_eq(ferry_set_threads(p->ctx, threads), FERRY_RC_OK);
+}
 
 /* Each test case's temp dir lives under one root per TCase, made and
  * removed in the runner's process: a failing test exits from its forked
@@ -76,6 +85,8 @@ static void start(int m, int relay)
     ck_assert_msg(alice != NULL, "%s", hx_error(h));
     bob = hx_peer_new(h, HX_BOB, m, 1);
     ck_assert_msg(bob != NULL, "%s", hx_error(h));
+    set_threads(alice);
+    set_threads(bob);
     hx_tick(h, 0);
 }
 
@@ -658,13 +669,16 @@ END_TEST
 
 /* ---- integrity and resume ------------------------------------------------ */
 
+/* Bit 0 mode; bit 1: two threads seal and open (the damaged chunk is
+ * opened with those around it, and still fails where it is). */
 START_TEST(corrupt_chunk_fails_integrity)
 {
     ferry_send_opts_t o = opts_chunk(64 * KiB);
     struct hx_xfer *a, *b;
     char *src;
 
-    start(_i, 1);
+    threads = _i & 2 ? 2 : 0;
+    start(_i & 1, 1);
     src = make_file("c.bin", MiB, 14);
     o.corrupt_chunk = 3;
     ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
@@ -673,7 +687,42 @@ START_TEST(corrupt_chunk_fails_integrity)
     check_done(b, FERRY_DONE_INTEGRITY, "chunk-auth");
     check_done(a, FERRY_DONE_INTEGRITY, "integrity");
     ck_assert(!exists(bob->dir, "c.bin"));
+    /* What came before the damaged chunk was written, nothing after. */
+    ck_assert_uint_le(b->progress, 2 * 64 * KiB);
     g_free(src);
+    threads = 0;
+    stop();
+}
+END_TEST
+
+/* 40 MiB with two threads sealing and opening on each side arrive
+ * byte-identical (bit 0 mode; bit 1: shuffled 64 KiB chunks, which the
+ * receiver partly caches out of order). */
+START_TEST(threads_seal_and_open_in_order)
+{
+    ferry_send_opts_t o = opts_chunk(_i & 2 ? 64 * KiB : 0);
+    uint64_t size = 40 * MiB + 4321;
+    struct hx_xfer *a, *b;
+    char *src;
+
+    threads = 2;
+    start(_i & 1, 1);
+    src = make_file("forty.bin", size, 41);
+    o.shuffle = (_i & 2) != 0;
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, b->path));
+    ck_assert_uint_eq(a->progress, size);
+    ck_assert_uint_eq(b->progress, size);
+    /* Only before a transfer exists: now none does. */
+    ck_assert_int_eq(ferry_set_threads(alice->ctx, 65), FERRY_RC_INVALID);
+    ck_assert_int_eq(ferry_set_threads(alice->ctx, -1), FERRY_RC_INVALID);
+    ck_assert_int_eq(ferry_set_threads(alice->ctx, 0), FERRY_RC_OK);
+    g_free(src);
+    threads = 0;
     stop();
 }
 END_TEST
@@ -1405,8 +1454,9 @@ START_TEST(stream_from_a_slow_pipe_arrives_whole)
     int verified = -1, early = 0;
     int64_t end;
 
+    threads = _i & 2 ? 2 : 0; /* bit 1: two threads seal and open */
     hx_fill(data, size, 31);
-    st = stream_start(_i, 64 * KiB, HX_OFFER_SINK, &a, &b);
+    st = stream_start(_i & 1, 64 * KiB, HX_OFFER_SINK, &a, &b);
     feed_start(&f, st, data, size, 0);
     end = hx_now_ms() + 3 * WAIT_MS;
     while (!all_done() && hx_now_ms() < end) {
@@ -1436,6 +1486,7 @@ START_TEST(stream_from_a_slow_pipe_arrives_whole)
     ck_assert_int_eq(logged(HX_ALICE, HX_BOB, " size="), 0);
     ck_assert_int_eq(logged(HX_BOB, HX_COMPONENT, " size="), 0);
     free(data);
+    threads = 0;
     stream_stop(st);
 }
 END_TEST
@@ -1653,6 +1704,7 @@ static struct hx_peer *bob_at(const char *res, int m, int xml)
     snprintf(jid, sizeof(jid), "bob@example.org/%s", res);
     p = hx_peer_new(h, jid, m, xml);
     ck_assert_msg(p != NULL, "%s", hx_error(h));
+    set_threads(p);
     snprintf(p->dir, sizeof(p->dir), "%s/in-bob-%s", hx_dir(h), res);
     mkdir(p->dir, 0700);
     return p;
@@ -1679,7 +1731,7 @@ static int peers_done(struct hx_peer *const *ps, size_t n)
  * whole (loop 1, 3: bob/desk declines). */
 START_TEST(fan_out_to_every_resource)
 {
-    int m = _i & 1, decline = _i >> 1;
+    int m = _i & 1, decline = (_i >> 1) & 1;
     ferry_send_opts_t o = opts_chunk(64 * KiB);
     uint64_t size = 5 * MiB + 321;
     struct hx_peer *desk, *phone, *ps[4];
@@ -1687,6 +1739,7 @@ START_TEST(fan_out_to_every_resource)
     char *src;
     size_t k;
 
+    threads = _i & 4 ? 2 : 0; /* bit 2: two threads seal and open */
     start(m, 1);
     desk = bob_at("desk", m, 0);
     phone = bob_at("phone", m, 1);
@@ -1723,6 +1776,39 @@ START_TEST(fan_out_to_every_resource)
                          logged(HX_ALICE, "bob@example.org/phone", "<offer"),
                      2);
     g_free(src);
+    threads = 0;
+    stop();
+}
+END_TEST
+
+/* Past FAN_CHECK_EVERY (64 MiB) with two threads sealing: each leg's
+ * CHECK still comes right after the DATA it follows, which both receivers
+ * verify (a misplaced one fails them "bad-check"). */
+START_TEST(fan_out_checks_with_threads)
+{
+    ferry_send_opts_t o = opts_chunk(0);
+    uint64_t size = 66 * MiB + 99;
+    struct hx_peer *desk, *ps[3];
+    struct hx_xfer *a;
+    char *src;
+    size_t k;
+
+    threads = 2;
+    start(_i, 1);
+    desk = bob_at("desk", _i, 0);
+    ps[0] = alice, ps[1] = bob, ps[2] = desk;
+    src = make_file("big.bin", size, 12);
+    ck_assert_int_eq(hx_send_file(alice, "bob@example.org", src, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(peers_done(ps, 3));
+    check_done(a, FERRY_DONE_OK, "");
+    for (k = 1; k < 3; k++) {
+        check_done(ps[k]->last_offer, FERRY_DONE_OK, "");
+        ck_assert(hx_same_file(src, ps[k]->last_offer->path));
+    }
+    ck_assert_int_eq(logged(HX_ALICE, HX_COMPONENT, "slots=\"2\""), 1);
+    g_free(src);
+    threads = 0;
     stop();
 }
 END_TEST
@@ -1820,6 +1906,7 @@ static Suite *suite(void)
     tcase_add_loop_test(flow, memory_source_to_memory_sink, 0, 2);
     tcase_add_loop_test(flow, empty_source_arrives_empty, 0, 2);
     tcase_add_loop_test(flow, shuffled_chunks_reassemble, 0, 2);
+    tcase_add_loop_test(flow, threads_seal_and_open_in_order, 0, 4);
     tcase_add_loop_test(flow, same_name_lands_as_name_1, 0, 2);
     tcase_add_loop_test(flow, interrupted_transfer_resumes, 0, 2);
     tcase_add_loop_test(flow, receiver_checks_sha256_when_asked, 0, 4);
@@ -1832,7 +1919,7 @@ static Suite *suite(void)
     tcase_add_loop_test(gone, peer_ctx_freed_mid_stream, 0, 2);
     tcase_add_loop_test(gone, relay_killed_mid_stream, 0, 2);
     tcase_add_loop_test(gone, silent_relay_times_out, 0, 2);
-    tcase_add_loop_test(safety, corrupt_chunk_fails_integrity, 0, 2);
+    tcase_add_loop_test(safety, corrupt_chunk_fails_integrity, 0, 4);
     tcase_add_loop_test(safety, component_refuses, 0, 4);
     tcase_add_loop_test(safety, refusal_detail_is_sanitised, 0, 2);
     tcase_add_loop_test(safety, discovery_and_channel_hijack_ignored, 0, 2);
@@ -1844,16 +1931,17 @@ static Suite *suite(void)
     tcase_add_loop_test(end, probe_floods_are_answered_sparingly, 0, 2);
     tcase_add_loop_test(end, delivered_channel_trusts_the_requesters_domain, 0,
                         2);
-    tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 2);
+    tcase_add_loop_test(stream, stream_from_a_slow_pipe_arrives_whole, 0, 4);
     tcase_add_loop_test(stream, empty_stream_arrives_empty, 0, 2);
     tcase_add_loop_test(stream, empty_stream_into_a_sink, 0, 2);
     tcase_add_loop_test(stream, stream_source_error_fails_cleanly, 0, 2);
     tcase_add_loop_test(stream, stream_over_the_ceiling_is_refused, 0, 2);
     tcase_add_loop_test(stream, stream_latency_is_milliseconds, 0, 2);
     tcase_add_loop_test(stream, quiet_stream_lives_and_idles, 0, 2);
-    tcase_add_loop_test(fan, fan_out_to_every_resource, 0, 4);
+    tcase_add_loop_test(fan, fan_out_to_every_resource, 0, 8);
     tcase_add_loop_test(fan, fan_out_of_one_is_one_to_one, 0, 2);
     tcase_add_loop_test(fan, fan_out_leg_without_its_key_fails, 0, 4);
+    tcase_add_loop_test(fan, fan_out_checks_with_threads, 0, 2);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;

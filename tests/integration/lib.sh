@@ -371,6 +371,8 @@ ferry_cli() {
     [ -n "${FERRY_DISCOVER:-}" ] && comp=()
     # FERRY_DATA_THREAD=1: libferry's thread mode (the data on a worker).
     [ -n "${FERRY_DATA_THREAD:-}" ] && comp+=(--data-thread)
+    # FERRY_THREADS=N: --threads N (default: the CLI's, the cores).
+    [ -n "${FERRY_THREADS:-}" ] && comp+=(--threads "$FERRY_THREADS")
     # -v: the machine-readable lines (event=, reason=) scenarios grep;
     # FERRY_HUMAN=1: what a user sees instead. RES: the resource.
     v=(-v)
