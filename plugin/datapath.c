@@ -550,6 +550,9 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
     if (fan_sender(t) && t->ds == D_WAIT_PEER && t->group->join_deadline &&
         t->group->join_deadline < limit)
         limit = t->group->join_deadline;
+    if (fan_sender(t) && t->ds == D_WAIT_VERIFIED &&
+        t->group->verified_deadline && t->group->verified_deadline < limit)
+        limit = t->group->verified_deadline;
     ms = limit > now ? (int)MIN(limit - now, 86400) * 1000 : 0;
     if (*timeout_ms < 0 || ms < *timeout_ms)
         *timeout_ms = ms;

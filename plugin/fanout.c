@@ -146,10 +146,10 @@ static void leg_end(ferry_transfer_t *t, struct leg *l, ferry_status_t st,
 
     if (!live(l))
         return;
-    l->st = LEG_FINAL;
     l->status = st;
     l->reason = st == FERRY_DONE_OK ? NULL : reason;
     l->t1_us = g_get_monotonic_time();
+    l->st = LEG_FINAL;
     g->live--;
     if (g->live == 0)
         fan_done(t);
@@ -162,6 +162,13 @@ void fan_timers(ferry_transfer_t *t, time_t now)
     struct group *g = t->group;
     unsigned i;
 
+    if (t->ds == D_WAIT_VERIFIED && g->verified_deadline != 0 &&
+        now >= g->verified_deadline) {
+        g->verified_deadline = 0;
+        for (i = 0; i < g->nslots && t->ds != D_DONE; i++)
+            leg_end(t, g->slot[i], FERRY_DONE_TIMEOUT, "no-verified");
+        return;
+    }
     if (t->ds != D_WAIT_PEER || g->join_deadline == 0 ||
         now < g->join_deadline)
         return;
@@ -233,7 +240,9 @@ void fan_on_leg(ferry_transfer_t *t, const struct frame *f)
         on_joined(t, l);
         break;
     case FRAME_ACK:
-        if (in.number > l->acked)
+        /* (a file's count bounds it: receipts multiply it by the chunk) */
+        if (in.number > l->acked &&
+            (stream_of(t) || in.number <= t->nchunks))
             l->acked = in.number;
         dp_emit_progress(t, stream_of(t)
                                 ? dp_stream_acked(t, fan_acked(t))
@@ -344,6 +353,11 @@ void fan_put_end(ferry_transfer_t *t, uint64_t count, uint64_t size)
         return;
     }
     buf_free(b);
+    if (t->ds == D_DONE)
+        return;
     t->ds = D_WAIT_VERIFIED;
+    /* A leg that keeps its link alive but never confirms must not hold
+     * the transfer (and the others' outcome) for ever. */
+    g->verified_deadline = ferry_now() + t->idle_s;
     dp_emit_event(t, "sent");
 }

@@ -142,14 +142,18 @@ void group_on_here(ferry_transfer_t *t, const char *from)
     guint i;
 
     if (t->st != T_LOCATING || from == NULL || !ferry_jid_is_full(from) ||
-        leg_of(g, from) != NULL)
+        leg_of(g, from) != NULL ||
+        (t->ctx->jid != NULL && strcmp(from, t->ctx->jid) == 0))
         return;
     for (i = 0; i < g->targets->len && x == NULL; i++) {
         struct target *y = g_ptr_array_index(g->targets, i);
         if (!y->done && target_matches(y, from))
             x = y;
     }
-    if (x == NULL || g->legs->len >= FERRY_FANOUT_MAX)
+    /* 64 legs in all, and no target takes the others' share: one whose
+     * resources answer first cannot crowd them out. */
+    if (x == NULL || g->legs->len >= FERRY_FANOUT_MAX ||
+        (unsigned)x->legs >= MAX(1u, FERRY_FANOUT_MAX / g->targets->len))
         return;
     if (x->legs++ == 0)
         x->here_us = g_get_monotonic_time();
@@ -169,8 +173,11 @@ int group_on_accept(ferry_transfer_t *t, xmpp_stanza_t *m,
     const char *from = xmpp_stanza_get_from(m);
     struct leg *l;
 
+    /* Once the data half has the legs, their state is its own. */
     if (g == NULL)
         return 0;
+    if (t->st != T_LOCATING)
+        return 1;
     l = leg_of(g, from);
     if (l == NULL || l->st != LEG_OFFERED)
         return 1;
@@ -215,12 +222,13 @@ int group_on_end_msg(ferry_transfer_t *t, const char *from, int is_reject,
      * other: its messages take the usual way. */
     if (t->st != T_LOCATING && !g->fan)
         return 0;
+    /* On a fan-out channel the relay brings a leg's end (CANCEL,
+     * PEER_GONE) to the data half, which alone settles it (and owns the
+     * legs' state: not read here). */
+    if (t->st != T_LOCATING)
+        return 1;
     l = leg_of(g, from);
     if (l == NULL || l->st == LEG_FINAL)
-        return 1;
-    /* On a fan-out channel the relay brings a leg's end (CANCEL,
-     * PEER_GONE) to the data half, which alone settles it. */
-    if (l->st == LEG_DATA)
         return 1;
     if (is_reject && l->st != LEG_OFFERED)
         return 1;

@@ -102,6 +102,7 @@ struct group {
     uint8_t k[32];     /* the transfer key K */
     unsigned live;     /* legs the data half still serves */
     time_t join_deadline;
+    time_t verified_deadline; /* END sent: the legs' confirmations by then */
     int started;
 };
 

@@ -192,7 +192,8 @@ void locate_presence(ferry_ctx_t *ctx, xmpp_stanza_t *p)
             group_presence(t, from, gone);
             continue;
         }
-        if (t->peer == NULL)
+        /* A fan-out's legs are settled by the relay, one by one. */
+        if (t->peer == NULL || (t->group != NULL && t->group->fan))
             continue;
         if (!gone && t->st == T_LOCATING && peer_matches(t, from))
             probe(t, from); /* it just came online: ask it now */

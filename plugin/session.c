@@ -154,8 +154,10 @@ static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
     if (t->cancel_sent || t->peer == NULL)
         return;
     t->cancel_sent = 1;
-    /* A group's legs still in the session each hear it. */
-    if (t->group != NULL && (t->st == T_LOCATING || t->group->fan)) {
+    /* A group's legs each hear it: those still in the session, or on a
+     * fan-out channel every slot (their state is the data half's; a
+     * cancel for a session that ended is ignored). */
+    if (t->group != NULL && t->st == T_LOCATING) {
         for (i = 0; i < t->group->legs->len; i++) {
             struct leg *l = g_ptr_array_index(t->group->legs, i);
             if (l->st != LEG_FINAL)
@@ -163,6 +165,13 @@ static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
                              ferry_reason_build(t->ctx->x, "cancel", t->sid,
                                                 wire_reason, NULL));
         }
+        return;
+    }
+    if (t->group != NULL && t->group->fan) {
+        for (i = 0; i < t->group->nslots; i++)
+            send_message(t->ctx, t->group->slot[i]->jid,
+                         ferry_reason_build(t->ctx->x, "cancel", t->sid,
+                                            wire_reason, NULL));
         return;
     }
     send_message(

@@ -298,6 +298,8 @@ static int dispatch_leg(struct relay *r, struct channel *ch, size_t total,
     *touched |= (uint64_t)1 << f.slot;
     if (itype == FRAME_CANCEL)
         leg->c_complete = 1;
+    else if (itype == FRAME_END)
+        leg->c_got_end = 1;
     return 1;
 }
 
@@ -330,6 +332,8 @@ static int dispatch(struct relay *r, struct channel *ch, uint64_t *touched)
                 *touched |= (uint64_t)1 << i;
                 if (h[0] == FRAME_CANCEL)
                     l->c_complete = 1;
+                else if (h[0] == FRAME_END)
+                    l->c_got_end = 1;
             }
             if (h[0] == FRAME_DATA)
                 ch->ch_data_begun = 1;
@@ -475,8 +479,26 @@ static void leg_drain(struct relay *r, struct conn *c)
         return;
     }
     while (in->r_ready >= FERRY_FRAME_HDR) {
+        uint8_t whole[FERRY_LEG_MAX];
+        struct frame f;
+        size_t used;
+        int rc;
+
         ring_peek(in, 0, h, sizeof(h));
         total = FERRY_FRAME_HDR + hdr_len(h);
+        /* Whole and valid (a CANCEL's code, say), or the sender would
+         * refuse the LEG that carries it and end every leg: a bad frame
+         * is this leg's error alone. (check_header bounds total.) */
+        if (total > sizeof(whole)) {
+            conn_fail(r, c, FERRY_ERR_TOO_LARGE, NULL);
+            return;
+        }
+        ring_peek(in, 0, whole, total);
+        if ((rc = frame_decode(whole, total, FERRY_LEG_MAX, &f, &used)) !=
+            FERRY_OK) {
+            conn_fail(r, c, rc, NULL);
+            return;
+        }
         if (ring_free_space(out) < sizeof(lh) + total + ch->ch_reserve) {
             c->c_wait_sender = 1;
             loop_mask(r->loop, c->c_fd, 0, LOOP_READ);
@@ -492,7 +514,10 @@ static void leg_drain(struct relay *r, struct conn *c)
         ring_consume(in, total);
         r->st.frames_forwarded++;
         pushed = 1;
-        if (h[0] == FRAME_VERIFIED) {
+        /* Complete only once it confirmed an END it was sent (a VERIFIED
+         * before END is the sender's to refuse, and the leg's PEER_GONE
+         * still goes). */
+        if (h[0] == FRAME_VERIFIED && c->c_got_end) {
             c->c_complete = 1;
             ch->ch_complete = 1;
         } else if (h[0] == FRAME_CANCEL) {

@@ -104,8 +104,12 @@ int pair_admit(struct relay *r, struct conn *c, const uint8_t id[32],
         g_hash_table_insert(r->channels, ch->ch_id, ch);
         r->nchannels_live++;
     } else if (ch->ch_sender == NULL && ch->ch_receiver == NULL &&
-               ch->ch_nlegs == 0) {
-        return FERRY_ERR_ROLE_TAKEN; /* a tombstone: the channel is spent */
+               ch->ch_nlegs == 0 &&
+               (ch->ch_slots == 0 || ch->ch_used_sender)) {
+        /* A tombstone: the channel is spent. (A fan-out whose sender has
+         * not come yet is not: a leg that came and went early does not
+         * end it for the others.) */
+        return FERRY_ERR_ROLE_TAKEN;
     }
     if (ch->ch_slots > 0)
         return fan_admit(r, c, ch);
@@ -168,8 +172,9 @@ static gboolean expired(gpointer k, gpointer v, gpointer ud)
     uint64_t now = *(uint64_t *)ud;
 
     (void)k;
+    /* (a fan-out's legs point to it too: not while one is attached) */
     return ch->ch_sender == NULL && ch->ch_receiver == NULL &&
-           ch->ch_expiry < now;
+           ch->ch_nlegs == 0 && ch->ch_expiry < now;
 }
 
 void pair_sweep(struct relay *r, uint64_t now_s)

@@ -134,6 +134,7 @@ struct conn {
     int c_joined;      /* PEER_JOINED sent */
     int c_complete;    /* VERIFIED forwarded, or CANCEL delivered to it */
     int c_cancelled;   /* its own CANCEL forwarded */
+    int c_got_end;     /* fan-out leg: an END was forwarded to it */
     int c_wait_sender; /* not read: no room toward the sender */
     int c_leg_eof;     /* closed with frames still to forward */
     long long c_blocked_since; /* ms its ring has held the sender back */

@@ -120,6 +120,45 @@ check "killed leg: the other two complete intact" legs_ok k9 2 "$T/16m"
 check "killed leg: the other two verified to the sender (exit $sr: 4)" \
     eval 'leg_outcome "$T/k9.send" 0 verified && leg_outcome "$T/k9.send" 1 verified && [ $sr -eq 4 ]'
 
+# A leg whose CANCEL carries no wire code: its own error (the relay checks
+# the whole frame before it wraps it for the sender, who would refuse the
+# LEG and end every leg); the other two complete.
+id=$(mint --slots 3)
+recv_bg bc 0
+recv_bg bc 1
+tc raw --id "$id" --role receiver --slot 2 --hex "1300000200ff" \
+    >"$T/bc.2.raw" 2>&1 &
+bp=$!
+tc send --id "$id" --legs 3 --file "$T/4m" >"$T/bc.send" 2>&1
+wait $bp
+wait_recvs
+check "bad CANCEL code from a leg: ERROR bad-value to it alone" \
+    grep -q "event=error code=bad-value" "$T/bc.2.raw"
+check "bad CANCEL code from a leg: the others verified and intact" \
+    eval 'legs_ok bc 2 "$T/4m" && leg_outcome "$T/bc.send" 0 verified && leg_outcome "$T/bc.send" 1 verified'
+
+# A leg that comes and goes before the sender spends its own slot, not
+# the channel: the sender and the other leg go on.
+id=$(mint --slots 2)
+timeout 1 "$TC" recv --port "$RELAY_PORT" --secret-file "$S" --id "$id" \
+    --slot 1 --out "$T/early.x" >/dev/null 2>&1
+recv_bg el 0
+tc send --id "$id" --legs 2 --join-ms 500 --file "$T/4m" >"$T/el.send" 2>&1
+wait_recvs
+check "a leg that left before the sender came: the channel still serves" \
+    eval 'legs_ok el 1 "$T/4m" && leg_outcome "$T/el.send" 0 verified'
+
+# A leg still attached when its channel expires (no sender came): the
+# relay keeps the channel until the leg is gone (no use after free).
+id=$(mint --slots 2 --ttl 2)
+recv_bg ex 0
+sleep 3.5
+kill $RPIDS 2>/dev/null
+pkill -f -- "--id $id" 2>/dev/null
+wait_recvs
+sleep 1.2
+check "a leg on an expired channel leaves: the relay lives on" alive "$RELAY_PID"
+
 # A leg that cancels and a leg that sends what a receiver may not: each
 # is gone for the sender (cancelled, peer-error), the others complete.
 id=$(mint --slots 4)
