@@ -46,6 +46,8 @@ struct muc {
     char *first;         /* the nick asked for first (for the error text) */
     int state;           /* 0 joining, 1 in, -1 failed or out */
     int retried;         /* the nick conflict retry was made */
+    int locked_tries;    /* joins refused while the room was locked */
+    int rejoin_pending;  /* a timed rejoin is armed */
     char *unlock_id;     /* the instant-room form's iq, while it is out */
     GPtrArray *occ;      /* char* room JIDs, NULL-terminated */
     GHashTable *dropped; /* nick -> room JID of those beyond the cap */
@@ -58,6 +60,23 @@ struct muc {
 static GList *live;
 
 static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud);
+static void send_presence(struct muc *m, const char *type);
+
+/* Another occupant created the room a moment ago and has not unlocked it
+ * yet (Prosody answers item-not-found until then): join again shortly. */
+#define MUC_LOCKED_TRIES 40
+#define MUC_LOCKED_MS 250
+
+static int rejoin(xmpp_conn_t *conn, void *ud)
+{
+    struct muc *m = ud;
+
+    (void)conn;
+    m->rejoin_pending = 0;
+    if (m->state == 0)
+        send_presence(m, NULL);
+    return 0; /* once */
+}
 
 /* A nick (resourcepart) we accept from the network or the user. */
 static int nick_ok(const char *s)
@@ -415,6 +434,12 @@ static int on_presence(xmpp_conn_t *conn, xmpp_stanza_t *st, void *ud)
                 send_presence(m, NULL);
                 return 1;
             }
+            if (strcmp(error_condition(st, &text), "item-not-found") == 0 &&
+                m->locked_tries++ < MUC_LOCKED_TRIES && !m->rejoin_pending) {
+                m->rejoin_pending = 1;
+                xmpp_timed_handler_add(m->conn, rejoin, MUC_LOCKED_MS, m);
+                return 1;
+            }
         }
         join_failed(m, st);
         return 1;
@@ -561,6 +586,8 @@ void muc_leave(struct muc *m)
             xmpp_handler_add(other->conn, on_presence, NULL, "presence", NULL,
                              other);
     }
+    if (m->rejoin_pending)
+        xmpp_timed_handler_delete(m->conn, rejoin);
     if (m->unlock_id != NULL)
         xmpp_id_handler_delete(m->conn, on_unlocked, m->unlock_id);
     g_free(m->unlock_id);
