@@ -303,6 +303,22 @@ static void on_done(ferry_transfer_t *t, ferry_status_t st, const char *reason,
     text = xfer_result_text(x, st, reason, el);
     say(x->x_peer, "%s", text);
     g_free(text);
+    if (x->x_sender) {
+        /* A send to several devices (a fan-out): one line per receiver. */
+        ferry_receipt_t r[16];
+        size_t i, n = ferry_transfer_receipts(t, r, 16);
+        for (i = 0; n > 1 && i < n && i < 16; i++) {
+            say(x->x_peer, "  %s: %s", r[i].jid,
+                r[i].status == FERRY_DONE_OK
+                    ? "verified"
+                    : (r[i].reason ? r[i].reason
+                                   : ferry_status_name(r[i].status)));
+            plog("receipt id=%d jid=%s outcome=%s", x->x_id, r[i].jid,
+                 r[i].status == FERRY_DONE_OK ? "verified"
+                 : r[i].reason               ? r[i].reason
+                                             : ferry_status_name(r[i].status));
+        }
+    }
     xfer_finish(x, st, reason);
 }
 
