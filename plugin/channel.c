@@ -324,19 +324,22 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         reply_bad(ctx, m, bad);
         return;
     }
+    /* The session of this sid whose partner sent it, or on whose behalf a
+     * component did: ours, or a service of the partner's own domain (XEP
+     * "Delivering"). Two sessions may share a sid if their senders
+     * differ. */
     for (l = ctx->transfers; l && t == NULL; l = l->next) {
         ferry_transfer_t *x = l->data;
-        if (x->st == T_WAIT_CHANNEL && strcmp(x->sid, ch.sid) == 0)
+        if (x->st != T_WAIT_CHANNEL || strcmp(x->sid, ch.sid) != 0)
+            continue;
+        if ((transfer_from_peer(x, from) && !ch.requester[0]) ||
+            (from && ch.requester[0] && transfer_from_peer(x, ch.requester) &&
+             ((ctx->component &&
+               g_ascii_strcasecmp(from, ctx->component) == 0) ||
+              service_of(from, ch.requester))))
             t = x;
     }
     if (t == NULL)
-        return;
-    /* From the partner itself, or from a component on its behalf: ours, or
-     * a service of the partner's own domain (XEP "Delivering"). */
-    if (!(transfer_from_peer(t, from) && !ch.requester[0]) &&
-        !(from && ch.requester[0] && transfer_from_peer(t, ch.requester) &&
-          ((ctx->component && g_ascii_strcasecmp(from, ctx->component) == 0) ||
-           service_of(from, ch.requester))))
         return;
     t->ch = ch;
     ferry_wipe(ch.key, sizeof(ch.key));

@@ -294,6 +294,9 @@ void transfer_fail(ferry_transfer_t *t, ferry_status_t st, const char *reason,
                    const char *wire_reason);
 void transfer_progress(ferry_transfer_t *t, uint64_t done);
 ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender);
+/* A receiving transfer of sid whose sender is from. */
+ferry_transfer_t *transfer_find_from(ferry_ctx_t *ctx, const char *sid,
+                                     const char *from);
 int transfer_from_peer(const ferry_transfer_t *t, const char *from);
 void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
 /* A bad-request error (Ferry condition bad-attribute) to the sender of m. */

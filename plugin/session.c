@@ -232,6 +232,20 @@ ferry_transfer_t *transfer_find(ferry_ctx_t *ctx, const char *sid, int sender)
     return NULL;
 }
 
+ferry_transfer_t *transfer_find_from(ferry_ctx_t *ctx, const char *sid,
+                                     const char *from)
+{
+    GList *l;
+
+    for (l = ctx->transfers; l; l = l->next) {
+        ferry_transfer_t *t = l->data;
+        if (t->st != T_FINISHED && !t->is_sender && strcmp(t->sid, sid) == 0 &&
+            transfer_from_peer(t, from))
+            return t;
+    }
+    return NULL;
+}
+
 int transfer_from_peer(const ferry_transfer_t *t, const char *from)
 {
     if (from == NULL || t->peer == NULL)
@@ -302,8 +316,11 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         reply_bad(ctx, m, bad);
         return;
     }
-    if (transfer_find(ctx, o.sid, 0) != NULL)
-        return; /* a duplicate */
+    /* A duplicate from the same sender. (Sessions are told apart by sid
+     * and sender: someone else who offers first under a sid he learnt
+     * cannot shadow the sender's own offer, a resume say.) */
+    if (transfer_find_from(ctx, o.sid, from) != NULL)
+        return;
     if (!peer_key_ok(o.key)) {
         reply_bad(ctx, m, "key");
         return;
@@ -484,7 +501,7 @@ static void on_end_msg(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el,
                              : "cancelled")))
         return;
     if (t == NULL && !is_reject)
-        t = transfer_find(ctx, sid, 0);
+        t = transfer_find_from(ctx, sid, xmpp_stanza_get_from(m));
     if (t == NULL || !transfer_from_peer(t, xmpp_stanza_get_from(m)))
         return;
     if (is_reject && t->st != T_OFFERED)

@@ -1886,6 +1886,49 @@ START_TEST(fan_out_leg_without_its_key_fails)
 }
 END_TEST
 
+/* A stranger who offers first under a sid he learnt (a co-receiver of an
+ * earlier session, say) does not shadow the real sender's offer. */
+START_TEST(a_stranger_cannot_squat_a_sid)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint8_t priv[32], pub[32];
+    char k64[64], xml[768];
+    struct hx_xfer *a;
+    char *src;
+
+    start(_i, 1);
+    bob->offer_mode = HX_OFFER_DEFER;
+    ferry_x25519_keygen(priv, pub);
+    b64_encode(pub, 32, k64);
+    snprintf(xml, sizeof(xml),
+             "<message to='%s' type='headline'><offer xmlns='urn:xmpp:ferry:0' "
+             "sid='squat1' name='big.bin' size='4096' media-type='a/b' "
+             "chunk-size='1024' key='%s' requester='sender'/></message>",
+             HX_BOB, k64);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+    hx_tick(h, 10);
+    ck_assert_uint_eq(bob->xfers->len, 1);
+    bob->offer_mode = HX_OFFER_FILE;
+    src = make_file("big.bin", 300 * KiB, 5);
+    o.sid = "squat1";
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(a->ndone == 1 && bob->last_offer->ndone == 1);
+    check_done(a, FERRY_DONE_OK, "");
+    ck_assert_uint_eq(bob->xfers->len, 2);
+    ck_assert_msg(bob->last_offer->path != NULL &&
+                      hx_same_file(src, bob->last_offer->path),
+                  "%s", bob->last_offer->path ? bob->last_offer->path : "-");
+    /* the stranger's offer still waits: declined now */
+    ck_assert_int_eq(ferry_reject(((struct hx_xfer *)g_ptr_array_index(
+                                       bob->xfers, 0))
+                                      ->t,
+                                  "declined", NULL),
+                     FERRY_RC_OK);
+    g_free(src);
+    stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1926,6 +1969,7 @@ static Suite *suite(void)
     tcase_add_loop_test(safety, forged_verified_is_integrity, 0, 4);
     tcase_add_test(safety, offer_before_login_is_declined);
     tcase_add_loop_test(safety, offers_beyond_the_cap_are_declined_busy, 0, 2);
+    tcase_add_loop_test(safety, a_stranger_cannot_squat_a_sid, 0, 2);
     tcase_add_loop_test(end, cancel_in_an_event_stops_the_data, 0, 2);
     tcase_add_loop_test(end, an_all_zero_key_is_refused_and_named, 0, 2);
     tcase_add_loop_test(end, probe_floods_are_answered_sparingly, 0, 2);
