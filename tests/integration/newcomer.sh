@@ -205,6 +205,9 @@ check "one summary for the set" \
 ferry_cli bob recv --stdout --accept-from alice@localhost --timeout 60 \
     >"$T/stream.out" 2>"$T/stream.bob.log" &
 b=$!
+# Online first: a sender that finds nobody probes again only every 2 s,
+# which is longer than this check waits for the first bytes.
+wait_online "$T/stream.bob.log"
 ( (for i in 1 2 3 4 5; do cat "$T/a.bin"; sleep 0.5; done) |
     ferry_cli alice send --name live.bin bob@localhost - 2>"$T/stream.alice.log") &
 a=$!
