@@ -146,10 +146,7 @@ static void leg_end(ferry_transfer_t *t, struct leg *l, ferry_status_t st,
 
     if (!live(l))
         return;
-    l->status = st;
-    l->reason = st == FERRY_DONE_OK ? NULL : reason;
-    l->t1_us = g_get_monotonic_time();
-    l->st = LEG_FINAL;
+    leg_final(l, st, reason);
     g->live--;
     if (g->live == 0)
         fan_done(t);

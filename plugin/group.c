@@ -16,7 +16,6 @@
 #include "frame.h"
 #include "internal.h"
 
-#define REPROBE_S 2 /* probe a target nobody answered for again */
 
 static struct leg *leg_add(struct group *g, const char *jid)
 {
@@ -47,22 +46,21 @@ static void target_free(gpointer p)
     g_free(x);
 }
 
-static void leg_final(struct leg *l, ferry_status_t st, const char *reason)
+void leg_final(struct leg *l, ferry_status_t st, const char *reason)
 {
     if (l->st == LEG_FINAL)
         return;
-    l->st = LEG_FINAL;
+    /* The outcome before the state: whoever sees FINAL sees it. */
     l->status = st;
     l->reason = st == FERRY_DONE_OK ? NULL : reason;
     if (l->t1_us == 0)
         l->t1_us = g_get_monotonic_time();
+    l->st = LEG_FINAL;
 }
 
 static void probe(ferry_transfer_t *t, struct target *x, const char *to)
 {
-    g_free(x->probe_id);
-    x->probe_id = send_message_id(t->ctx, to, sid_el(t->ctx, "probe", t->sid));
-    x->next_probe = ferry_now() + REPROBE_S;
+    probe_send(t, to, &x->probe_id, &x->next_probe);
 }
 
 int group_new(ferry_transfer_t *t, const char *const *peers, size_t n)
@@ -183,18 +181,14 @@ int group_on_accept(ferry_transfer_t *t, xmpp_stanza_t *m,
         return 1;
     if (!peer_key_ok(a->key)) {
         reply_bad(t->ctx, m, "key");
-        send_message(t->ctx, l->jid,
-                     ferry_reason_build(t->ctx->x, "cancel", t->sid,
-                                        "bad-value", NULL));
+        send_cancel(t, l->jid, "bad-value");
         leg_final(l, FERRY_DONE_INTEGRITY, "bad-peer-key");
         group_check(t);
         return 1;
     }
     if (a->has_resume && (a->resume_from > t->nchunks ||
                           (a->resume_from > 0 && !t->src_is_file))) {
-        send_message(t->ctx, l->jid,
-                     ferry_reason_build(t->ctx->x, "cancel", t->sid,
-                                        "bad-value", NULL));
+        send_cancel(t, l->jid, "bad-value");
         leg_final(l, FERRY_DONE_INTEGRITY, "bad-resume");
         group_check(t);
         return 1;
@@ -299,12 +293,6 @@ void group_presence(ferry_transfer_t *t, const char *from, int gone)
 
 /* ---- the gathering's end ---------------------------------------------- */
 
-static void tell(ferry_transfer_t *t, const char *to, const char *reason)
-{
-    send_message(t->ctx, to,
-                 ferry_reason_build(t->ctx->x, "cancel", t->sid, reason, NULL));
-}
-
 static int by_first(gconstpointer a, gconstpointer b)
 {
     const struct leg *x = *(struct leg *const *)a, *y = *(struct leg *const *)b;
@@ -328,7 +316,7 @@ static void go(ferry_transfer_t *t)
     for (i = 0; i < g->legs->len; i++) {
         struct leg *l = g_ptr_array_index(g->legs, i);
         if (l->st == LEG_OFFERED) {
-            tell(t, l->jid, "too-late");
+            send_cancel(t, l->jid, "too-late");
             leg_final(l, FERRY_DONE_CANCELLED, "too-late");
         } else if (l->st == LEG_ACCEPTED)
             g_ptr_array_add(acc, l);
@@ -458,7 +446,7 @@ void group_timers(ferry_transfer_t *t, time_t now)
         for (i = 0; i < g->legs->len; i++) {
             struct leg *l = g_ptr_array_index(g->legs, i);
             if (l->st == LEG_OFFERED) {
-                tell(t, l->jid, "timeout");
+                send_cancel(t, l->jid, "timeout");
                 leg_final(l, FERRY_DONE_TIMEOUT, "timeout");
             }
         }

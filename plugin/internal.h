@@ -310,6 +310,8 @@ void session_timers(ferry_ctx_t *ctx, time_t now);
 void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
 /* The same; returns the message's id (g_free it). */
 char *send_message_id(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el);
+/* A <cancel/> of t's session with reason to `to`. */
+void send_cancel(ferry_transfer_t *t, const char *to, const char *reason);
 /* offer.c: sends the offer to t->peer, now a full JID. */
 void offer_send(ferry_transfer_t *t);
 /* The <offer/> element of t (fan-out='true' for a group). */
@@ -318,6 +320,10 @@ xmpp_stanza_t *offer_el(ferry_transfer_t *t);
 /* ---- locate.c: the peer's Ferry resource, before the offer ---- */
 /* <name xmlns=ferry sid=sid/>, for probe and here. */
 xmpp_stanza_t *sid_el(ferry_ctx_t *ctx, const char *name, const char *sid);
+#define REPROBE_S 2 /* probe again this often while waiting */
+/* A <probe/> of t's session to `to`: its message id in *id (the old one
+ * freed), the next probe due in *next. */
+void probe_send(ferry_transfer_t *t, const char *to, char **id, time_t *next);
 #define FERRY_WAIT_S 30 /* default wait for the peer to come online */
 void locate_start(ferry_transfer_t *t, int wait_s);
 /* <probe/> or <here/>: 1 when it was one. */
@@ -331,6 +337,8 @@ void locate_timers(ferry_ctx_t *ctx, time_t now);
 #define GATHER_S 15 /* after the first acceptance, the others' time */
 #define GRACE_US (100 * G_TIME_SPAN_MILLISECOND) /* other resources' <here/> */
 int group_new(ferry_transfer_t *t, const char *const *peers, size_t n);
+/* A leg's outcome, once (its end time too, unless set). */
+void leg_final(struct leg *l, ferry_status_t st, const char *reason);
 void group_free(ferry_transfer_t *t);
 void group_on_here(ferry_transfer_t *t, const char *from);
 /* Answers of a leg; 1 when t is a group and it was handled. */

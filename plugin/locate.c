@@ -15,7 +15,6 @@
 
 #include "internal.h"
 
-#define REPROBE_S 2     /* probe again this often while waiting */
 #define WAITING_AFTER 1 /* tell the application after this long */
 #define ANSWERS_PER_S 20 /* <here/> replies per second, against floods */
 
@@ -29,11 +28,17 @@ xmpp_stanza_t *sid_el(ferry_ctx_t *ctx, const char *name, const char *sid)
     return el;
 }
 
+void probe_send(ferry_transfer_t *t, const char *to, char **id,
+                time_t *next)
+{
+    g_free(*id);
+    *id = send_message_id(t->ctx, to, sid_el(t->ctx, "probe", t->sid));
+    *next = ferry_now() + REPROBE_S;
+}
+
 static void probe(ferry_transfer_t *t, const char *to)
 {
-    g_free(t->msg_id);
-    t->msg_id = send_message_id(t->ctx, to, sid_el(t->ctx, "probe", t->sid));
-    t->next_probe = ferry_now() + REPROBE_S;
+    probe_send(t, to, &t->msg_id, &t->next_probe);
 }
 
 void locate_start(ferry_transfer_t *t, int wait_s)

@@ -316,9 +316,7 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
      * wait at the relay for nobody. */
     if (t->st != T_OFFERED || !transfer_from_peer(t, from)) {
         if (strcmp(t->peer, from) != 0)
-            send_message(ctx, from,
-                         ferry_reason_build(ctx->x, "cancel", t->sid,
-                                            "cancelled", NULL));
+            send_cancel(t, from, "cancelled");
         return;
     }
     g_free(t->peer);

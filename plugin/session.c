@@ -114,6 +114,12 @@ void send_message(ferry_ctx_t *ctx, const char *to, xmpp_stanza_t *el)
     g_free(send_message_id(ctx, to, el));
 }
 
+void send_cancel(ferry_transfer_t *t, const char *to, const char *reason)
+{
+    send_message(t->ctx, to,
+                 ferry_reason_build(t->ctx->x, "cancel", t->sid, reason, NULL));
+}
+
 ferry_transfer_t *transfer_new(ferry_ctx_t *ctx, int is_sender)
 {
     ferry_transfer_t *t = calloc(1, sizeof(*t));
@@ -161,22 +167,16 @@ static void tell_cancel(ferry_transfer_t *t, const char *wire_reason)
         for (i = 0; i < t->group->legs->len; i++) {
             struct leg *l = g_ptr_array_index(t->group->legs, i);
             if (l->st != LEG_FINAL)
-                send_message(t->ctx, l->jid,
-                             ferry_reason_build(t->ctx->x, "cancel", t->sid,
-                                                wire_reason, NULL));
+                send_cancel(t, l->jid, wire_reason);
         }
         return;
     }
     if (t->group != NULL && t->group->fan) {
         for (i = 0; i < t->group->nslots; i++)
-            send_message(t->ctx, t->group->slot[i]->jid,
-                         ferry_reason_build(t->ctx->x, "cancel", t->sid,
-                                            wire_reason, NULL));
+            send_cancel(t, t->group->slot[i]->jid, wire_reason);
         return;
     }
-    send_message(
-        t->ctx, t->peer,
-        ferry_reason_build(t->ctx->x, "cancel", t->sid, wire_reason, NULL));
+    send_cancel(t, t->peer, wire_reason);
 }
 
 void transfer_finish(ferry_transfer_t *t, ferry_status_t st, const char *reason)

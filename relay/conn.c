@@ -196,6 +196,30 @@ void conn_accept(struct loop *l, int lfd, void *ud, int mask)
 
 /* Queues a relay-made frame for c. The writer sends it once every whole
  * frame forwarded to c is out, so it never lands inside another frame. */
+void conn_count_in(struct relay *r, struct conn *c, size_t n)
+{
+    c->c_bytes_in += n;
+    if (c->c_role == ROLE_SENDER)
+        r->st.bytes_from_senders += n;
+    c->c_last_io = loop_now_ms();
+}
+
+void conn_flow_notice(struct relay *r, struct conn *c, int type,
+                      uint32_t queued)
+{
+    uint8_t tmp[FERRY_FRAME_HDR + 4];
+    struct buf *b = buf_new(sizeof(tmp));
+
+    if (b == NULL)
+        return;
+    if (type == FRAME_SLOW_DOWN)
+        frame_put_slow_down(b, queued);
+    else
+        frame_put_empty(b, (uint8_t)type);
+    conn_notice(r, c, buf_ptr(b), buf_len(b));
+    buf_free(b);
+}
+
 int conn_notice(struct relay *r, struct conn *c, const uint8_t *p, size_t len)
 {
     if (c->c_state == CONN_DEAD)

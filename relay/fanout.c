@@ -95,22 +95,6 @@ static void to_sender_note(struct relay *r, struct channel *ch, uint8_t slot,
     buf_free(b);
 }
 
-static void put_sender_notice(struct relay *r, struct conn *s, int type,
-                              uint32_t queued)
-{
-    uint8_t tmp[FERRY_FRAME_HDR + 4];
-    struct buf *b = buf_new(sizeof(tmp));
-
-    if (b == NULL)
-        return;
-    if (type == FRAME_SLOW_DOWN)
-        frame_put_slow_down(b, queued);
-    else
-        frame_put_empty(b, (uint8_t)type);
-    conn_notice(r, s, buf_ptr(b), buf_len(b));
-    buf_free(b);
-}
-
 /* Moves c's queued notices (its ADMITTED) into ring, ahead of the frames
  * that will follow, so nothing overtakes them. */
 static void notices_into(struct conn *c, struct ring *ring)
@@ -396,7 +380,7 @@ static int fan_flow(struct relay *r, struct channel *ch)
         if (!s->c_slowed) {
             s->c_slowed = 1;
             r->st.slow_downs++;
-            put_sender_notice(r, s, FRAME_SLOW_DOWN, (uint32_t)fullest);
+            conn_flow_notice(r, s, FRAME_SLOW_DOWN, (uint32_t)fullest);
             log_debug("conn=%llu slow-down queued=%zu",
                       (unsigned long long)s->c_id, fullest);
         }
@@ -421,7 +405,7 @@ static int fan_flow(struct relay *r, struct channel *ch)
     if (s->c_slowed) {
         s->c_slowed = 0;
         r->st.resumes++;
-        put_sender_notice(r, s, FRAME_RESUME, 0);
+        conn_flow_notice(r, s, FRAME_RESUME, 0);
         log_debug("conn=%llu resume", (unsigned long long)s->c_id);
     }
     return ch->ch_to_receiver.r_ready > 0;
@@ -567,10 +551,7 @@ void fan_read(struct relay *r, struct conn *c)
             conn_close(r, c, "read-error", FERRY_ERR_PEER_CLOSED);
         return;
     }
-    c->c_bytes_in += (uint64_t)n;
-    if (c->c_role == ROLE_SENDER)
-        r->st.bytes_from_senders += (uint64_t)n;
-    c->c_last_io = loop_now_ms();
+    conn_count_in(r, c, (size_t)n);
     rc = ring_commit(in, (size_t)n, check_header, no_done, &x);
     if (rc != FERRY_OK) {
         conn_fail(r, c, rc, NULL);

@@ -75,22 +75,6 @@ static void frame_done(uint8_t type, void *ud)
         x->ch->ch_complete = 1;
 }
 
-static void put_notice(struct relay *r, struct conn *c, int type,
-                       uint32_t queued)
-{
-    uint8_t tmp[FERRY_FRAME_HDR + 4];
-    struct buf *b = buf_new(sizeof(tmp));
-
-    if (b == NULL)
-        return;
-    if (type == FRAME_SLOW_DOWN)
-        frame_put_slow_down(b, queued);
-    else
-        frame_put_empty(b, (uint8_t)type);
-    conn_notice(r, c, buf_ptr(b), buf_len(b));
-    buf_free(b);
-}
-
 /* Whole frames just became ready for peer: write them now when peer is
  * not already waiting for its socket (the usual case: its socket takes
  * them at once), else leave them to its write handler. This saves the
@@ -143,10 +127,7 @@ void forward_read(struct relay *r, struct conn *c)
             conn_close(r, c, "read-error", FERRY_ERR_PEER_CLOSED);
         return;
     }
-    c->c_bytes_in += (uint64_t)n;
-    if (c->c_role == ROLE_SENDER)
-        r->st.bytes_from_senders += (uint64_t)n;
-    c->c_last_io = loop_now_ms();
+    conn_count_in(r, c, (size_t)n);
     size_t before = in->r_ready;
     rc = ring_commit(in, (size_t)n, check_header, frame_done, &x);
     if (rc != FERRY_OK) {
@@ -168,7 +149,7 @@ void forward_read(struct relay *r, struct conn *c)
         if (c->c_role == ROLE_SENDER && !c->c_slowed) {
             c->c_slowed = 1;
             r->st.slow_downs++;
-            put_notice(r, c, FRAME_SLOW_DOWN, (uint32_t)in->r_len);
+            conn_flow_notice(r, c, FRAME_SLOW_DOWN, (uint32_t)in->r_len);
             log_debug("conn=%llu slow-down queued=%zu",
                       (unsigned long long)c->c_id, in->r_len);
         }
@@ -220,7 +201,7 @@ int forward_write(struct relay *r, struct conn *c)
         if (src->c_slowed) {
             src->c_slowed = 0;
             r->st.resumes++;
-            put_notice(r, src, FRAME_RESUME, 0);
+            conn_flow_notice(r, src, FRAME_RESUME, 0);
             log_debug("conn=%llu resume", (unsigned long long)src->c_id);
         }
         /* TLS may hold decrypted bytes the socket will never signal. */

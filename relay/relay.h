@@ -239,6 +239,11 @@ void conn_close(struct relay *r, struct conn *c, const char *reason,
                 int peer_code);
 void conn_fail(struct relay *r, struct conn *c, int code, const char *text);
 int conn_notice(struct relay *r, struct conn *c, const uint8_t *p, size_t len);
+/* n bytes read from a paired connection: its counters and idle clock. */
+void conn_count_in(struct relay *r, struct conn *c, size_t n);
+/* SLOW_DOWN (queued bytes) or RESUME to a sender, as a notice. */
+void conn_flow_notice(struct relay *r, struct conn *c, int type,
+                      uint32_t queued);
 void conn_want_write(struct relay *r, struct conn *c);
 void conn_reap(struct relay *r);
 void conn_sweep(struct relay *r, long long now);

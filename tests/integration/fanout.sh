@@ -28,12 +28,18 @@ recv_bg() {
     eval "${name}_pid=$!"
 }
 
+# wait_part FILE BYTES: until FILE (a .part) holds more than BYTES (8 s).
+wait_part() {
+    local n=0
+    until [ "$(stat -c %s "$1" 2>/dev/null || echo 0)" -gt "$2" ]; do
+        n=$((n + 1)); [ $n -gt 400 ] && return 1; sleep 0.02
+    done
+}
+
 # outcome LOG JID: what alice's receipt line says of JID.
 outcome() {
     sed -n "s|.* receipt jid=$2 outcome=\([^ ]*\) .*|\1|p" "$1" | tail -1
 }
-
-sender_bytes() { metric ferry_relay_fanout_sender_bytes_total; }
 
 # 1. Three devices of bob; `ferry send bob@localhost` reaches all three.
 for r in phone desk laptop; do
@@ -96,10 +102,7 @@ recv_bg rj_b bob b --accept-from alice@localhost
 for n in no kill a b; do wait_online "$T/rj_$n.log"; done
 (ferry_cli alice send bob@localhost "$T/big.bin" 2>"$T/rj.alice.log") &
 a=$!
-n=0
-until [ "$(stat -c %s "$T"/rj_kill/big.bin.part 2>/dev/null | head -1)" -gt 1000000 ] 2>/dev/null; do
-    n=$((n + 1)); [ $n -gt 400 ] && break; sleep 0.02
-done
+wait_part "$T/rj_kill/big.bin.part" 1000000
 kill -9 $rj_kill_pid
 wait $a
 ar=$?
@@ -121,11 +124,8 @@ recv_bg sl_a bob a2 --accept-from alice@localhost
 for n in slow a; do wait_online "$T/sl_$n.log"; done
 (ferry_cli alice send bob@localhost "$T/big.bin" 2>"$T/sl.alice.log") &
 a=$!
-n=0
 # Past the first CHECK (every 64 MiB): what a resume may keep.
-until [ "$(stat -c %s "$T"/sl_slow/big.bin.part 2>/dev/null | head -1)" -gt 80000000 ] 2>/dev/null; do
-    n=$((n + 1)); [ $n -gt 400 ] && break; sleep 0.02
-done
+wait_part "$T/sl_slow/big.bin.part" 80000000
 kill -STOP $sl_slow_pid
 sleep 4
 kill -CONT $sl_slow_pid
@@ -158,10 +158,7 @@ recv_bg cu_a bob a3 --accept-from alice@localhost
 for n in p a; do wait_online "$T/cu_$n.log"; done
 (ferry_cli alice send bob@localhost "$T/big.bin" 2>"$T/cu.alice.log") &
 a=$!
-n=0
-until [ "$(stat -c %s "$T"/cu_p/big.bin.part 2>/dev/null | head -1)" -gt 1000000 ] 2>/dev/null; do
-    n=$((n + 1)); [ $n -gt 400 ] && break; sleep 0.02
-done
+wait_part "$T/cu_p/big.bin.part" 1000000
 kill -STOP $cu_p_pid
 sleep 0.5
 kill -CONT $cu_p_pid
