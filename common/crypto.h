@@ -123,4 +123,10 @@ struct sha256 *sha256_dup(const struct sha256 *s);
 int ferry_random(void *p, size_t len);
 void ferry_wipe(void *p, size_t len);
 
+/* Uses X25519, HKDF and the AEAD once and throws the results away: the
+ * first use of each costs milliseconds of OpenSSL set-up, which a program
+ * can pay early, off its critical path (libferry does it on a thread when
+ * a context is made). */
+void ferry_crypto_warm(void);
+
 #endif

@@ -293,7 +293,12 @@ void channel_ready(ferry_transfer_t *t)
     if (t->ch.tls)
         t->tls_cache = tls_cache_ref(t->ctx->tls);
     t->st = T_DATA;
-    dp_start(t);
+    /* Polled by the host: the data half starts at the next
+     * ferry_process(), once the host has written what this turn queued
+     * (the channel information the peer waits for goes out before our own
+     * relay connect). A worker thread starts it at once. */
+    if (t->ctx->mode == FERRY_MODE_THREAD)
+        dp_start(t);
 }
 
 /* 1 when from is a service address (no local part, no resource) of the

@@ -68,9 +68,17 @@ void ctx_send(ferry_ctx_t *ctx, xmpp_stanza_t *s)
     xmpp_stanza_release(s);
 }
 
+static gpointer warm_thread(gpointer unused)
+{
+    (void)unused;
+    ferry_crypto_warm();
+    return NULL;
+}
+
 ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
                            void *userdata)
 {
+    static gint warmed;
     ferry_ctx_t *ctx = calloc(1, sizeof(*ctx));
 
     if (ctx == NULL)
@@ -92,6 +100,11 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
     ctx->threads = 1;
     ctx->tls = tls_cache_new(NULL);
     ctx->iqs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+    /* OpenSSL's first X25519 and HKDF cost ~3 ms, which would land on the
+     * path from an offer to its accept (bench/first-byte): pay it now, on
+     * another core, while the host logs in. Once per process. */
+    if (g_atomic_int_compare_and_exchange(&warmed, 0, 1))
+        ctx->warm = g_thread_try_new("ferry-warm", warm_thread, NULL, NULL);
     return ctx;
 }
 
@@ -111,6 +124,8 @@ static void reap(ferry_ctx_t *ctx)
 
 static void ctx_destroy(ferry_ctx_t *ctx)
 {
+    if (ctx->warm != NULL)
+        g_thread_join(ctx->warm);
     ferry_strophe_detach(ctx);
     g_hash_table_destroy(ctx->iqs);
     g_free(ctx->jid);

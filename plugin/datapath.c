@@ -533,6 +533,8 @@ int dp_want(ferry_transfer_t *t, struct pollfd *p, int *timeout_ms, time_t now)
     short ev = 0;
     int fd, ms;
 
+    if (t->ds == D_IDLE) /* not started yet (channel_ready) */
+        *timeout_ms = 0;
     if (t->ds == D_DONE || t->ds == D_IDLE)
         return 0;
     if (t->ds == D_PREHASH || conn_pending(t) > 0) {
@@ -579,7 +581,11 @@ void dp_run(ferry_transfer_t *t, short revents, time_t now)
     const char *why = "relay-unreachable";
     int rc;
 
-    if (t->ds == D_DONE || t->ds == D_IDLE)
+    if (t->ds == D_IDLE) {
+        dp_setup(t);
+        return;
+    }
+    if (t->ds == D_DONE)
         return;
     progress_flush(t);
     if (t->ds == D_PREHASH) {

@@ -116,6 +116,7 @@ struct ahead;
 struct ferry_ctx {
     xmpp_ctx_t *x;
     int own_x; /* x was made here */
+    GThread *warm; /* ferry_crypto_warm() running, joined when freed */
     ferry_callbacks_t cb;
     void *ud;
     ferry_mode_t mode;
@@ -232,6 +233,7 @@ struct ferry_transfer {
     uint64_t hashed; /* D_PREHASH progress (receiver checking sha256) */
     int paused;
     int first_byte;
+    int first_out; /* sender: the session's first chunk has been written */
     struct reorder *cache;
     uint64_t *order;
     time_t dp_deadline; /* connect/handshake limit */

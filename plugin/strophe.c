@@ -180,10 +180,14 @@ void ferry_strophe_run_once(ferry_ctx_t *ctx, int timeout_ms)
         xmpp_in = 1;
     }
     xmpp_run_once(a->x, 0);
-    ferry_process(ctx, pfd + 1, n);
     /* Handlers that just ran may have queued stanzas, which libstrophe
      * writes only at the start of a turn: take that turn now rather than
-     * after the next poll timeout. */
+     * after the next poll timeout, and before the data half runs (the
+     * channel information the peer waits for goes out before our own
+     * relay connect and set-up). */
+    if (xmpp_conn_send_queue_len(a->conn) > 0)
+        xmpp_run_once(a->x, 0);
+    ferry_process(ctx, pfd + 1, n);
     if (xmpp_in || xmpp_conn_send_queue_len(a->conn) > 0)
         xmpp_run_once(a->x, 0);
     /* A write of ours turns delayed ACKs back on: the server's answer to
