@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     total = mb * 1048576 / chunk; /* chunks to seal, and to open */
     for (ti = 0; ti < nthreads; ti++) {
         unsigned n = threads[ti] ? threads[ti] : 1;
-        struct cpool *cp = cpool_new(n, key);
-        struct aead *mine = aead_new(key);
+        struct cpool *cp = cpool_new(n, FERRY_CIPHER_AES256GCM, key);
+        struct aead *mine = aead_new(FERRY_CIPHER_AES256GCM, key);
         double w[2] = {0, 0}, c[2] = {0, 0};
         int open;
 

@@ -65,6 +65,11 @@ const char *ferry_transfer_detail(const ferry_transfer_t *t)
     return t->detail;
 }
 
+const char *ferry_transfer_cipher(const ferry_transfer_t *t)
+{
+    return ferry_cipher_name(t->cipher);
+}
+
 int ferry_active(const ferry_ctx_t *ctx)
 {
     int n = 0;
@@ -348,9 +353,17 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     t->nchunks = (t->size + t->chunk - 1) / t->chunk;
     t->requester = o.requester;
     memcpy(t->peer_pub, o.key, 32);
+    memcpy(t->ciphers, o.ciphers, sizeof(t->ciphers));
+    t->nciphers = o.nciphers;
     t->st = T_WAIT_USER;
     if (ctx->cb.offer == NULL) {
         ferry_reject(t, "not-acceptable", "no application to accept");
+        return;
+    }
+    /* No cipher in common: declined before the user is asked. */
+    if ((t->cipher = cipher_choose(ctx, o.ciphers, o.nciphers)) < 0) {
+        t->cipher = FERRY_CIPHER_AES256GCM;
+        ferry_reject(t, "not-acceptable", "no cipher in common");
         return;
     }
     info.sid = t->sid;
@@ -375,6 +388,7 @@ static int accept_common(ferry_transfer_t *t)
     memcpy(a.key, t->my_pub, 32);
     a.has_resume = t->resume_from > 0;
     a.resume_from = t->resume_from;
+    a.cipher = t->cipher;
     send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a));
     if (t->resume_from > 0) {
         ctx_enter(ctx);

@@ -102,7 +102,7 @@ static void gcm_case(const char *n)
     ck_assert_uint_eq(il, 12);
     out = malloc(pl + 16);
     back = malloc(pl);
-    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_AES256GCM, key));
     ck_assert_int_eq(aead_seal(a, iv, NULL, 0, pt, pl, out), FERRY_OK);
     ck_assert_int_eq(memcmp(out, ct, cl), 0);
     ck_assert_int_eq(memcmp(out + pl, tag, 16), 0);
@@ -135,7 +135,7 @@ START_TEST(every_bit_flip_of_sealed_chunk_fails_to_open)
     memset(pt, 0x17, sizeof(pt));
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 5, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 5, "sid-1", ad);
-    a = aead_new(key);
+    a = aead_new(FERRY_CIPHER_AES256GCM, key);
     ck_assert_int_eq(aead_seal(a, nonce, ad, adl, pt, 64, ct), FERRY_OK);
     for (i = 0; i < sizeof(ct) * 8; i++) {
         ct[i / 8] ^= (uint8_t)(1 << (i % 8));
@@ -154,7 +154,7 @@ START_TEST(chunk_opened_under_other_number_or_session_fails)
     uint8_t key[32] = {1}, nonce[12], n2[12], ad[FERRY_AD_MAX],
             ad2[FERRY_AD_MAX], pt[10] = "abcdefghi", ct[26], out[10];
     size_t adl, adl2;
-    struct aead *a = aead_new(key);
+    struct aead *a = aead_new(FERRY_CIPHER_AES256GCM, key);
 
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 1, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 1, "s", ad);
@@ -185,7 +185,7 @@ static struct aead *verified_fixture(uint8_t hash[32],
 
     memset(key, 0x5c, sizeof(key));
     memset(hash, 0xa7, 32);
-    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_AES256GCM, key));
     ck_assert_int_eq(ferry_verified_seal(a, vsid, 9, 123456, hash, sealed),
                      FERRY_OK);
     return a;
@@ -251,7 +251,7 @@ START_TEST(verified_for_other_size_hash_count_or_sid_fails)
                      FERRY_ERR_INTEGRITY);
     /* Another session's key (another channel or X25519 exchange). */
     memset(key2, 0x5d, sizeof(key2));
-    a2 = aead_new(key2);
+    a2 = aead_new(FERRY_CIPHER_AES256GCM, key2);
     ck_assert_int_eq(ferry_verified_open(a2, vsid, 9, 123456, hash, sealed),
                      FERRY_ERR_INTEGRITY);
     aead_free(a2);
@@ -323,13 +323,13 @@ START_TEST(content_key_depends_on_every_input)
 {
     uint8_t sh[32] = {1}, ck[32] = {2}, k1[32], k2[32];
 
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", k1), FERRY_OK);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "b", k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k1), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "b", FERRY_CIPHER_AES256GCM, k2), FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
     ck[0] = 3;
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k2), FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "", k2), FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "", FERRY_CIPHER_AES256GCM, k2), FERRY_ERR_BAD_VALUE);
 }
 END_TEST
 
@@ -422,7 +422,7 @@ static void fanout_keys(uint8_t ck[32], uint8_t sk[3][32], uint8_t leg[2][32])
         snprintf(name, sizeof(name), "receiver-%u-x25519-shared", i);
         assert_fkat(shared, 32, name, 0);
         /* The leg key: the content key with the slot key as salt. */
-        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid, leg[i]),
+        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid, FERRY_CIPHER_AES256GCM, leg[i]),
                          FERRY_OK);
         snprintf(name, sizeof(name), "fanout-leg-key-%u", i);
         assert_fkat(leg[i], 32, name, 0);
@@ -469,8 +469,8 @@ START_TEST(fanout_key_wrap_matches_xep)
     size_t adl;
 
     fanout_keys(ck, sk, leg);
-    a0 = aead_new(leg[0]);
-    a1 = aead_new(leg[1]);
+    a0 = aead_new(FERRY_CIPHER_AES256GCM, leg[0]);
+    a1 = aead_new(FERRY_CIPHER_AES256GCM, leg[1]);
     ck_assert_ptr_nonnull(a0);
     ck_assert_ptr_nonnull(a1);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_KEY, 0, nonce);
@@ -521,9 +521,9 @@ START_TEST(fanout_session_matches_xep)
     unsigned n, i;
 
     fanout_keys(ck, sk, leg);
-    k = aead_new(tk);
-    a[0] = aead_new(leg[0]);
-    a[1] = aead_new(leg[1]);
+    k = aead_new(FERRY_CIPHER_AES256GCM, tk);
+    a[0] = aead_new(FERRY_CIPHER_AES256GCM, leg[0]);
+    a[1] = aead_new(FERRY_CIPHER_AES256GCM, leg[1]);
     ck_assert_ptr_nonnull(k);
     ck_assert_ptr_nonnull(a[0]);
     ck_assert_ptr_nonnull(a[1]);
