@@ -67,8 +67,7 @@ int main(int argc, char **argv)
         else if (strcmp(argv[a], "--cipher") == 0 && a + 1 < argc) {
             a++;
             cipher = ferry_cipher_from_name(argv[a], strlen(argv[a]));
-        }
-        else if (given < 8)
+        } else if (given < 8)
             given_t[given++] = (unsigned)atoi(argv[a]);
     }
     if (given > 0) {

@@ -26,8 +26,7 @@ static const char *const content_labels[FERRY_CIPHERS] = {
 
 const char *ferry_cipher_name(int cipher)
 {
-    return cipher >= 0 && cipher < FERRY_CIPHERS ? cipher_names[cipher]
-                                                 : NULL;
+    return cipher >= 0 && cipher < FERRY_CIPHERS ? cipher_names[cipher] : NULL;
 }
 
 int ferry_cipher_from_name(const char *s, size_t len)

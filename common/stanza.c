@@ -557,8 +557,7 @@ xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o)
             if (ferry_cipher_name(o->ciphers[i]) != NULL) {
                 if (list[0])
                     g_strlcat(list, " ", sizeof(list));
-                g_strlcat(list, ferry_cipher_name(o->ciphers[i]),
-                          sizeof(list));
+                g_strlcat(list, ferry_cipher_name(o->ciphers[i]), sizeof(list));
             }
         xmpp_stanza_set_attribute(el, "ciphers", list);
     }

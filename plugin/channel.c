@@ -351,9 +351,8 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
                      "the fan-out uses %s, which is not %s here",
                      ch.cipher >= 0 ? ferry_cipher_name(ch.cipher)
                                     : "an unknown cipher",
-                     cipher_in(ch.cipher, t->ciphers, t->nciphers)
-                         ? "allowed"
-                         : "offered");
+                     cipher_in(ch.cipher, t->ciphers, t->nciphers) ? "allowed"
+                                                                   : "offered");
             transfer_fail(t, FERRY_DONE_REFUSED, "cipher", "bad-value");
             return;
         }

@@ -236,10 +236,10 @@ int ferry_set_ciphers(ferry_ctx_t *ctx, const char *list)
 
     if (list == NULL || strcmp(list, "auto") == 0) {
         int hw = ferry_cpu_has_aes();
-        ctx->ciphers[0] = hw ? FERRY_CIPHER_AES256GCM
-                             : FERRY_CIPHER_CHACHA20POLY1305;
-        ctx->ciphers[1] = hw ? FERRY_CIPHER_CHACHA20POLY1305
-                             : FERRY_CIPHER_AES256GCM;
+        ctx->ciphers[0] =
+            hw ? FERRY_CIPHER_AES256GCM : FERRY_CIPHER_CHACHA20POLY1305;
+        ctx->ciphers[1] =
+            hw ? FERRY_CIPHER_CHACHA20POLY1305 : FERRY_CIPHER_AES256GCM;
         ctx->nciphers = 2;
         return FERRY_RC_OK;
     }
@@ -250,8 +250,10 @@ int ferry_set_ciphers(ferry_ctx_t *ctx, const char *list)
         if ((len = strcspn(p, " ,")) == 0)
             break;
         if (ferry_cipher_from_name(p, len) < 0) {
-            ctx_error(ctx, "unknown cipher '%.*s' (aes-256-gcm, "
-                           "chacha20-poly1305)", (int)MIN(len, 40), p);
+            ctx_error(ctx,
+                      "unknown cipher '%.*s' (aes-256-gcm, "
+                      "chacha20-poly1305)",
+                      (int)MIN(len, 40), p);
             return FERRY_RC_INVALID;
         }
         n++;
@@ -286,8 +288,7 @@ int cipher_choose(const ferry_ctx_t *ctx, const int *offered, size_t n)
 
     /* A receiver without AES instructions (ChaCha20-Poly1305 its first
      * choice) takes it whenever offered; otherwise the sender's order. */
-    if (ctx->nciphers > 0 &&
-        ctx->ciphers[0] == FERRY_CIPHER_CHACHA20POLY1305 &&
+    if (ctx->nciphers > 0 && ctx->ciphers[0] == FERRY_CIPHER_CHACHA20POLY1305 &&
         cipher_in(FERRY_CIPHER_CHACHA20POLY1305, offered, n))
         return FERRY_CIPHER_CHACHA20POLY1305;
     for (i = 0; i < n; i++)

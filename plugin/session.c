@@ -314,6 +314,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     struct ferry_offer o;
     ferry_offer_info_t info;
     ferry_transfer_t *t;
+    int cipher;
 
     if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
         return;
@@ -342,8 +343,18 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
                                                  : "not ready"));
         return;
     }
+    /* No cipher in common (XEP "Ciphers"): declined before the
+     * application hears of it, as a busy one is. */
+    if ((cipher = cipher_choose(ctx, o.ciphers, o.nciphers)) < 0) {
+        send_message(ctx, from,
+                     ferry_reason_build(ctx->x, "reject", o.sid,
+                                        "not-acceptable",
+                                        "no cipher in common"));
+        return;
+    }
     if ((t = transfer_new(ctx, 0)) == NULL)
         return;
+    t->cipher = cipher;
     strcpy(t->sid, o.sid);
     t->peer = g_strdup(from);
     strcpy(t->name, o.name);
@@ -358,12 +369,6 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     t->st = T_WAIT_USER;
     if (ctx->cb.offer == NULL) {
         ferry_reject(t, "not-acceptable", "no application to accept");
-        return;
-    }
-    /* No cipher in common: declined before the user is asked. */
-    if ((t->cipher = cipher_choose(ctx, o.ciphers, o.nciphers)) < 0) {
-        t->cipher = FERRY_CIPHER_AES256GCM;
-        ferry_reject(t, "not-acceptable", "no cipher in common");
         return;
     }
     info.sid = t->sid;

@@ -1871,9 +1871,9 @@ START_TEST(fan_out_cipher_is_everyones)
         ck_assert(hx_same_file(src, ps[k]->last_offer->path));
     }
     ck_assert_int_eq(logged(HX_ALICE, HX_COMPONENT, "slots=\"3\""), 1);
-    ck_assert_int_eq(logged(HX_ALICE, "bob@example.org/desk",
-                            "cipher=\"" CHACHA "\""),
-                     !desk_aes);
+    ck_assert_int_eq(
+        logged(HX_ALICE, "bob@example.org/desk", "cipher=\"" CHACHA "\""),
+        !desk_aes);
     ck_assert_int_eq(admitted_as_expected, 4);
     ck_assert_int_eq(admitted_other, 0);
     g_free(src);
@@ -2031,7 +2031,6 @@ START_TEST(a_stranger_cannot_squat_a_sid)
 }
 END_TEST
 
-
 /* A sender that prefers AES-256-GCM and a receiver without AES
  * instructions (ChaCha20-Poly1305 first): ChaCha20-Poly1305, which both
  * ends seal and open with (loop bit 1: who requests; bit 2: threads). */
@@ -2058,8 +2057,8 @@ START_TEST(chacha_one_to_one)
     ck_assert(hx_same_file(src, b->path));
     ck_assert_int_eq(admitted_as_expected, 2);
     ck_assert_int_eq(admitted_other, 0);
-    ck_assert_int_eq(
-        logged(HX_ALICE, HX_BOB, "ciphers=\"" AES " " CHACHA "\""), 1);
+    ck_assert_int_eq(logged(HX_ALICE, HX_BOB, "ciphers=\"" AES " " CHACHA "\""),
+                     1);
     ck_assert_int_eq(logged(HX_BOB, HX_ALICE, "cipher=\"" CHACHA "\""), 1);
     g_free(src);
     threads = 0;
@@ -2155,10 +2154,9 @@ START_TEST(offer_without_ciphers_means_aes)
     int chacha_only = _i >> 1;
 
     start(_i & 1, 1);
-    ck_assert_int_eq(ferry_set_ciphers(bob->ctx, chacha_only
-                                                     ? CHACHA
-                                                     : CHACHA " " AES),
-                     FERRY_RC_OK);
+    ck_assert_int_eq(
+        ferry_set_ciphers(bob->ctx, chacha_only ? CHACHA : CHACHA " " AES),
+        FERRY_RC_OK);
     bob->offer_mode = HX_OFFER_DEFER;
     ck_assert_int_eq(ferry_x25519_keygen(priv, pub), FERRY_OK);
     b64_encode(pub, 32, k64);
@@ -2247,8 +2245,8 @@ static Suite *suite(void)
     tcase_add_loop_test(fan, fan_out_leg_without_its_key_fails, 0, 4);
     tcase_add_loop_test(fan, fan_out_checks_with_threads, 0, 2);
     tcase_add_loop_test(fan, fan_out_cipher_is_everyones, 0, 4);
-    tcase_add_loop_test(fan, fan_out_leg_refuses_a_cipher_it_does_not_allow,
-                        0, 2);
+    tcase_add_loop_test(fan, fan_out_leg_refuses_a_cipher_it_does_not_allow, 0,
+                        2);
     tcase_add_loop_test(flow, chacha_one_to_one, 0, 8);
     tcase_add_loop_test(flow, aes_when_both_prefer_it, 0, 2);
     tcase_add_loop_test(safety, no_common_cipher_is_declined, 0, 2);

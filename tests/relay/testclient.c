@@ -636,7 +636,8 @@ static int to_legs(int fd, int kind)
     }
     if (kind == TC_KIND_KEY && rc == 0) {
         aead_free(aead);
-        aead = aead_new(FERRY_CIPHER_AES256GCM, key); /* DATA is sealed once, under K */
+        aead = aead_new(FERRY_CIPHER_AES256GCM,
+                        key); /* DATA is sealed once, under K */
     }
     buf_free(inner);
     buf_free(out);

@@ -323,13 +323,17 @@ START_TEST(content_key_depends_on_every_input)
 {
     uint8_t sh[32] = {1}, ck[32] = {2}, k1[32], k2[32];
 
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k1), FERRY_OK);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "b", FERRY_CIPHER_AES256GCM, k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k1),
+                     FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "b", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
     ck[0] = 3;
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "", FERRY_CIPHER_AES256GCM, k2), FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_ERR_BAD_VALUE);
 }
 END_TEST
 
@@ -422,7 +426,8 @@ static void fanout_keys(uint8_t ck[32], uint8_t sk[3][32], uint8_t leg[2][32])
         snprintf(name, sizeof(name), "receiver-%u-x25519-shared", i);
         assert_fkat(shared, 32, name, 0);
         /* The leg key: the content key with the slot key as salt. */
-        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid, FERRY_CIPHER_AES256GCM, leg[i]),
+        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid,
+                                           FERRY_CIPHER_AES256GCM, leg[i]),
                          FERRY_OK);
         snprintf(name, sizeof(name), "fanout-leg-key-%u", i);
         assert_fkat(leg[i], 32, name, 0);
@@ -617,7 +622,6 @@ START_TEST(fanout_session_matches_xep)
 }
 END_TEST
 
-
 /* ---- ChaCha20-Poly1305 (XEP "Ciphers") ---- */
 
 START_TEST(chacha20poly1305_rfc8439_aead)
@@ -713,9 +717,9 @@ START_TEST(chacha_session_matches_xep)
     struct sha256 *tags;
     size_t adl, ml = strlen(msg);
 
-    ck_assert_int_eq(ferry_content_key(sh, chk, sid,
-                                       FERRY_CIPHER_CHACHA20POLY1305, ck),
-                     FERRY_OK);
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, sid, FERRY_CIPHER_CHACHA20POLY1305, ck),
+        FERRY_OK);
     assert_ckat(ck, 32, "chacha-content-key", 0);
     ck_assert_int_eq(
         ferry_content_key(sh, chk, sid, FERRY_CIPHER_AES256GCM, aes_ck),
@@ -738,16 +742,15 @@ START_TEST(chacha_session_matches_xep)
     memcpy(endpt + 8, d, 32);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 1, nonce);
     adl = ferry_ad(FERRY_KIND_END, 1, sid, ad);
-    ck_assert_int_eq(aead_seal(a, nonce, ad, adl, endpt, 40, sealed),
-                     FERRY_OK);
+    ck_assert_int_eq(aead_seal(a, nonce, ad, adl, endpt, 40, sealed), FERRY_OK);
     assert_ckat(sealed, 56, "chacha-end-frame", 4 + 8);
     ck_assert_int_eq(ferry_verified_seal(a, sid, 1, ml, d, vs), FERRY_OK);
     assert_ckat(vs, sizeof(vs), "chacha-verified-frame", 4);
     aead_free(a);
     /* Fan-out leg 0: its leg key under the chacha label, KEY, DATA 0. */
-    ck_assert_int_eq(ferry_content_key(sh, sk0, fsid,
-                                       FERRY_CIPHER_CHACHA20POLY1305, leg),
-                     FERRY_OK);
+    ck_assert_int_eq(
+        ferry_content_key(sh, sk0, fsid, FERRY_CIPHER_CHACHA20POLY1305, leg),
+        FERRY_OK);
     assert_ckat(leg, 32, "chacha-fanout-leg-key-0", 0);
     ck_assert_ptr_nonnull(l = aead_new(FERRY_CIPHER_CHACHA20POLY1305, leg));
     ck_assert_int_eq(ferry_key_wrap(l, fsid, tk, wrapped), FERRY_OK);
@@ -757,9 +760,9 @@ START_TEST(chacha_session_matches_xep)
     ck_assert_ptr_nonnull(kk = aead_new(FERRY_CIPHER_CHACHA20POLY1305, tk));
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 0, fsid, ad);
-    ck_assert_int_eq(aead_seal(kk, nonce, ad, adl, (const uint8_t *)c0,
-                               strlen(c0), sealed),
-                     FERRY_OK);
+    ck_assert_int_eq(
+        aead_seal(kk, nonce, ad, adl, (const uint8_t *)c0, strlen(c0), sealed),
+        FERRY_OK);
     assert_ckat(sealed, strlen(c0) + 16, "chacha-fanout-data-frame-0", 4 + 8);
     aead_free(l);
     aead_free(kk);
@@ -790,16 +793,14 @@ START_TEST(wrong_cipher_fails_integrity)
         ferry_content_key(sh, chk, "s", FERRY_CIPHER_CHACHA20POLY1305, kc),
         FERRY_OK);
     ck_assert_int_eq(
-        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka),
-        FERRY_OK);
+        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka), FERRY_OK);
     ck_assert_int_ne(memcmp(kc, ka, 32), 0);
     ck_assert_int_eq(ferry_content_key(sh, chk, "s", 2, ka),
                      FERRY_ERR_BAD_VALUE);
     ck_assert_int_eq(ferry_content_key(sh, chk, "s", -1, ka),
                      FERRY_ERR_BAD_VALUE);
     ck_assert_int_eq(
-        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka),
-        FERRY_OK);
+        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka), FERRY_OK);
     seal_c = aead_new(FERRY_CIPHER_CHACHA20POLY1305, kc);
     open_a = aead_new(FERRY_CIPHER_AES256GCM, ka);
     open_c_under_a = aead_new(FERRY_CIPHER_AES256GCM, kc);
@@ -840,8 +841,7 @@ START_TEST(cipher_names_and_lists)
     ck_assert_int_eq(ferry_cipher_from_name("AES-256-GCM", 11), -1);
     ck_assert_int_eq(ferry_cipher_from_name(NULL, 0), -1);
     /* In order; unknown names skipped; each once. */
-    ck_assert_uint_eq(
-        ferry_cipher_list("chacha20-poly1305 aes-256-gcm", c), 2);
+    ck_assert_uint_eq(ferry_cipher_list("chacha20-poly1305 aes-256-gcm", c), 2);
     ck_assert_int_eq(c[0], FERRY_CIPHER_CHACHA20POLY1305);
     ck_assert_int_eq(c[1], FERRY_CIPHER_AES256GCM);
     ck_assert_uint_eq(ferry_cipher_list("  foo aes-256-gcm  aes-256-gcm "

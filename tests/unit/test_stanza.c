@@ -202,7 +202,6 @@ START_TEST(channel_expiry_must_match_the_id)
 }
 END_TEST
 
-
 /* XEP "Ciphers": the offer's list, the accept's and the channel's choice;
  * absent means aes-256-gcm (0.5 peers), unknown names are skipped. */
 START_TEST(ciphers_in_offer_accept_and_channel)
