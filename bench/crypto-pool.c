@@ -6,7 +6,8 @@
  * sealing and for opening. No sockets, no files: what the pool can give
  * where a core is free.
  *
- *   bench/crypto-pool [--mb N] [--chunk BYTES] [--batch N] [THREADS...]
+ *   bench/crypto-pool [--mb N] [--chunk BYTES] [--batch N]
+ *                     [--cipher aes-256-gcm|chacha20-poly1305] [THREADS...]
  *
  * defaults: 1024 MiB, 262144-byte chunks, batches of 4 (a receiver's
  * 1 MiB read of 256 KiB chunks; the sender's is 2 x threads), threads 1 2. */
@@ -54,7 +55,7 @@ int main(int argc, char **argv)
     unsigned threads[8] = {1, 2}, nthreads = 2, ti, given_t[8], given = 0;
     uint8_t key[32], *buf;
     struct cjob jobs[CPOOL_BATCH_MAX];
-    int a, ok = 1;
+    int a, ok = 1, cipher = FERRY_CIPHER_AES256GCM;
 
     for (a = 1; a < argc; a++) {
         if (strcmp(argv[a], "--mb") == 0 && a + 1 < argc)
@@ -63,17 +64,22 @@ int main(int argc, char **argv)
             chunk = strtoul(argv[++a], NULL, 10);
         else if (strcmp(argv[a], "--batch") == 0 && a + 1 < argc)
             batch = strtoul(argv[++a], NULL, 10);
-        else if (given < 8)
+        else if (strcmp(argv[a], "--cipher") == 0 && a + 1 < argc) {
+            a++;
+            cipher = ferry_cipher_from_name(argv[a], strlen(argv[a]));
+        } else if (given < 8)
             given_t[given++] = (unsigned)atoi(argv[a]);
     }
     if (given > 0) {
         memcpy(threads, given_t, sizeof(threads));
         nthreads = given;
     }
-    if (chunk < 1024 || batch < 1 || batch > CPOOL_BATCH_MAX || mb == 0) {
+    if (chunk < 1024 || batch < 1 || batch > CPOOL_BATCH_MAX || mb == 0 ||
+        cipher < 0) {
         fprintf(stderr,
                 "usage: crypto-pool [--mb N] [--chunk BYTES] "
-                "[--batch 1..%d] [THREADS...]\n",
+                "[--batch 1..%d] [--cipher aes-256-gcm|chacha20-poly1305] "
+                "[THREADS...]\n",
                 CPOOL_BATCH_MAX);
         return 64;
     }
@@ -88,8 +94,8 @@ int main(int argc, char **argv)
     total = mb * 1048576 / chunk; /* chunks to seal, and to open */
     for (ti = 0; ti < nthreads; ti++) {
         unsigned n = threads[ti] ? threads[ti] : 1;
-        struct cpool *cp = cpool_new(n, key);
-        struct aead *mine = aead_new(key);
+        struct cpool *cp = cpool_new(n, cipher, key);
+        struct aead *mine = aead_new(cipher, key);
         double w[2] = {0, 0}, c[2] = {0, 0};
         int open;
 
@@ -122,10 +128,11 @@ int main(int argc, char **argv)
             num += nchunks;
         }
         printf(
-            "threads %u, %llu MiB in %zu-byte chunks, batches of %zu: "
+            "%s, threads %u, %llu MiB in %zu-byte chunks, batches of %zu: "
             "seal %.0f MB/s %.2f CPU s/GiB; open %.0f MB/s %.2f CPU "
             "s/GiB\n",
-            n, (unsigned long long)(total * chunk / 1048576), chunk, batch,
+            ferry_cipher_name(cipher), n,
+            (unsigned long long)(total * chunk / 1048576), chunk, batch,
             total * chunk / w[0] / 1e6, c[0] / (total * chunk / 1073741824.0),
             total * chunk / w[1] / 1e6, c[1] / (total * chunk / 1073741824.0));
         cpool_free(cp);

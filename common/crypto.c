@@ -12,7 +12,68 @@
 #include "crypto.h"
 #include "err.h"
 
-#define CONTENT_LABEL "ferry content v0"
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#endif
+
+static const char *const cipher_names[FERRY_CIPHERS] = {"aes-256-gcm",
+                                                        "chacha20-poly1305"};
+/* The content key's label per cipher (XEP "Key Derivation"): AES-256-GCM
+ * keeps the label of 0.5 and older; any other cipher has its own, so a
+ * key is never shared between two ciphers. */
+static const char *const content_labels[FERRY_CIPHERS] = {
+    "ferry content v0", "ferry content chacha20-poly1305 v0"};
+
+const char *ferry_cipher_name(int cipher)
+{
+    return cipher >= 0 && cipher < FERRY_CIPHERS ? cipher_names[cipher] : NULL;
+}
+
+int ferry_cipher_from_name(const char *s, size_t len)
+{
+    int i;
+
+    for (i = 0; s != NULL && i < FERRY_CIPHERS; i++)
+        if (strlen(cipher_names[i]) == len &&
+            memcmp(s, cipher_names[i], len) == 0)
+            return i;
+    return -1;
+}
+
+size_t ferry_cipher_list(const char *list, int out[FERRY_CIPHERS])
+{
+    const char *p = list;
+    size_t n = 0, i, len;
+    int c;
+
+    while (p != NULL && *p != '\0') {
+        p += strspn(p, " \t\r\n");
+        len = strcspn(p, " \t\r\n");
+        if (len == 0)
+            break;
+        if ((c = ferry_cipher_from_name(p, len)) >= 0) {
+            for (i = 0; i < n && out[i] != c; i++)
+                ;
+            if (i == n && n < FERRY_CIPHERS)
+                out[n++] = c;
+        }
+        p += len;
+    }
+    return n;
+}
+
+int ferry_cpu_has_aes(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+#elif defined(__aarch64__) && defined(HWCAP_AES) && defined(HWCAP_PMULL)
+    unsigned long hw = getauxval(AT_HWCAP);
+    return (hw & HWCAP_AES) != 0 && (hw & HWCAP_PMULL) != 0;
+#else
+    return 0;
+#endif
+}
 
 int ferry_random(void *p, size_t len)
 {
@@ -111,14 +172,15 @@ out:
 }
 
 int ferry_content_key(const uint8_t shared[32], const uint8_t chan_key[32],
-                      const char *sid, uint8_t key[32])
+                      const char *sid, int cipher, uint8_t key[32])
 {
-    uint8_t info[sizeof(CONTENT_LABEL) - 1 + FERRY_SID_MAX];
-    size_t sl = sid ? strlen(sid) : 0, ll = sizeof(CONTENT_LABEL) - 1;
+    uint8_t info[64 + FERRY_SID_MAX];
+    size_t sl = sid ? strlen(sid) : 0, ll;
 
-    if (sl == 0 || sl > FERRY_SID_MAX)
+    if (sl == 0 || sl > FERRY_SID_MAX || ferry_cipher_name(cipher) == NULL)
         return FERRY_ERR_BAD_VALUE;
-    memcpy(info, CONTENT_LABEL, ll);
+    ll = strlen(content_labels[cipher]);
+    memcpy(info, content_labels[cipher], ll);
     memcpy(info + ll, sid, sl);
     return ferry_hkdf_sha256(chan_key, 32, shared, 32, info, ll + sl, key, 32);
 }
@@ -149,17 +211,26 @@ struct aead {
     EVP_CIPHER_CTX *dec;
 };
 
-struct aead *aead_new(const uint8_t key[32])
+struct aead *aead_new(int cipher, const uint8_t key[32])
 {
-    struct aead *a = calloc(1, sizeof(*a));
+    const EVP_CIPHER *ev;
+    struct aead *a;
 
-    if (a == NULL)
+    /* Both take a 12-byte nonce (ChaCha20-Poly1305's default IV length,
+     * GCM's) and give a 16-byte tag; the GCM ctrls set and get either. */
+    if (cipher == FERRY_CIPHER_AES256GCM)
+        ev = EVP_aes_256_gcm();
+    else if (cipher == FERRY_CIPHER_CHACHA20POLY1305)
+        ev = EVP_chacha20_poly1305();
+    else
+        return NULL;
+    if ((a = calloc(1, sizeof(*a))) == NULL)
         return NULL;
     a->enc = EVP_CIPHER_CTX_new();
     a->dec = EVP_CIPHER_CTX_new();
     if (a->enc == NULL || a->dec == NULL ||
-        EVP_EncryptInit_ex(a->enc, EVP_aes_256_gcm(), NULL, key, NULL) != 1 ||
-        EVP_DecryptInit_ex(a->dec, EVP_aes_256_gcm(), NULL, key, NULL) != 1) {
+        EVP_EncryptInit_ex(a->enc, ev, NULL, key, NULL) != 1 ||
+        EVP_DecryptInit_ex(a->dec, ev, NULL, key, NULL) != 1) {
         aead_free(a);
         return NULL;
     }
@@ -186,7 +257,7 @@ int aead_seal(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
         EVP_EncryptUpdate(a->enc, NULL, &n, ad, (int)ad_len) != 1 ||
         EVP_EncryptUpdate(a->enc, out, &n, in, (int)len) != 1 ||
         EVP_EncryptFinal_ex(a->enc, out + n, &n) != 1 ||
-        EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_GCM_GET_TAG, 16, out + len) != 1)
+        EVP_CIPHER_CTX_ctrl(a->enc, EVP_CTRL_AEAD_GET_TAG, 16, out + len) != 1)
         return FERRY_ERR_CRYPTO;
     return FERRY_OK;
 }
@@ -203,7 +274,7 @@ int aead_open(struct aead *a, const uint8_t nonce[12], const uint8_t *ad,
     if (EVP_DecryptInit_ex(a->dec, NULL, NULL, NULL, nonce) != 1 ||
         EVP_DecryptUpdate(a->dec, NULL, &n, ad, (int)ad_len) != 1 ||
         EVP_DecryptUpdate(a->dec, out, &n, in, (int)clen) != 1 ||
-        EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_GCM_SET_TAG, 16,
+        EVP_CIPHER_CTX_ctrl(a->dec, EVP_CTRL_AEAD_SET_TAG, 16,
                             (void *)(in + clen)) != 1)
         return FERRY_ERR_CRYPTO;
     if (EVP_DecryptFinal_ex(a->dec, out + n, &n) != 1) {

@@ -3,7 +3,9 @@
  *
  *   shared      = X25519(own private, peer public)
  *   content key = HKDF-SHA256(salt = channel key, ikm = shared,
- *                             info = "ferry content v0" | sid), 32 bytes
+ *                             info = label(cipher) | sid), 32 bytes
+ *   label       = "ferry content v0" (aes-256-gcm),
+ *                 "ferry content chacha20-poly1305 v0" (chacha20-poly1305)
  *   nonce (12)  = direction u8 | kind u8 | 0x0000 | number u64
  *   AD          = kind u8 | number u64 | sid
  *
@@ -36,6 +38,26 @@ enum {
 /* size u64 | digest (END's), sealed: the body of VERIFIED. */
 #define FERRY_VERIFIED_SEALED_LEN (8 + 32 + 16)
 
+/* The AEAD of a session (XEP "Ciphers"): both take a 32-byte key, a
+ * 12-byte nonce and give a 16-byte tag, so frames are the same. */
+enum ferry_cipher {
+    FERRY_CIPHER_AES256GCM = 0, /* mandatory to implement */
+    FERRY_CIPHER_CHACHA20POLY1305 = 1,
+};
+#define FERRY_CIPHERS 2 /* how many there are */
+/* "aes-256-gcm", "chacha20-poly1305"; NULL for anything else. */
+const char *ferry_cipher_name(int cipher);
+/* The cipher named by the len bytes at s, or -1. */
+int ferry_cipher_from_name(const char *s, size_t len);
+/* A space-separated list of names in order of preference: the ciphers
+ * named, each once, into out (at most FERRY_CIPHERS); unknown names are
+ * skipped. Returns how many; 0 for NULL or a list of unknown names. */
+size_t ferry_cipher_list(const char *list, int out[FERRY_CIPHERS]);
+/* 1 when this CPU has AES and carry-less multiply instructions (AES-NI
+ * and PCLMULQDQ on x86, the ARMv8 AES and PMULL extensions): AES-256-GCM
+ * is then the faster; else ChaCha20-Poly1305 is. */
+int ferry_cpu_has_aes(void);
+
 int ferry_x25519_keygen(uint8_t priv[32], uint8_t pub[32]);
 /* Refuses a peer key that gives the all-zero secret
  * (FERRY_ERR_BAD_VALUE). */
@@ -46,17 +68,19 @@ int ferry_hkdf_sha256(const uint8_t *salt, size_t salt_len, const uint8_t *ikm,
                       size_t ikm_len, const uint8_t *info, size_t info_len,
                       uint8_t *out, size_t out_len);
 
-/* sid: 1..FERRY_SID_MAX bytes. */
+/* sid: 1..FERRY_SID_MAX bytes. The label, hence the key, depends on the
+ * cipher: peers that disagree on it fail integrity. */
 int ferry_content_key(const uint8_t shared[32], const uint8_t chan_key[32],
-                      const char *sid, uint8_t key[32]);
+                      const char *sid, int cipher, uint8_t key[32]);
 
 void ferry_nonce(uint8_t dir, uint8_t kind, uint64_t number, uint8_t nonce[12]);
 /* Writes the AD into ad (FERRY_AD_MAX bytes); returns its length. */
 size_t ferry_ad(uint8_t kind, uint64_t number, const char *sid, uint8_t *ad);
 
-/* One AES-256-GCM key, reusable across chunks. */
+/* One key of a cipher (enum ferry_cipher), reusable across chunks. */
 struct aead;
-struct aead *aead_new(const uint8_t key[32]); /* NULL on failure */
+struct aead *aead_new(int cipher, const uint8_t key[32]); /* NULL on
+                                                             failure */
 void aead_free(struct aead *a);               /* accepts NULL */
 /* out receives len bytes of ciphertext then the 16-byte tag; out may equal
  * in. */

@@ -185,6 +185,36 @@ static xmpp_stanza_t *new_el(xmpp_ctx_t *ctx, const char *name)
     return el;
 }
 
+/* A list of cipher names (ciphers) or one name (cipher): 1..CIPHERS_MAX
+ * bytes of printable ASCII. */
+#define CIPHERS_MAX 255
+static int cipher_text_ok(const char *v)
+{
+    size_t i, n = v != NULL ? strlen(v) : 0;
+
+    if (n == 0 || n > CIPHERS_MAX)
+        return 0;
+    for (i = 0; i < n; i++)
+        if ((unsigned char)v[i] < 0x20 || (unsigned char)v[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* cipher='name': FERRY_OK with the cipher (-1 unknown here; absent
+ * FERRY_CIPHER_AES256GCM), or FERRY_ERR_BAD_REQUEST. */
+static int get_cipher(xmpp_stanza_t *el, int *cipher)
+{
+    const char *v = xmpp_stanza_get_attribute(el, "cipher");
+
+    *cipher = FERRY_CIPHER_AES256GCM;
+    if (v == NULL)
+        return FERRY_OK;
+    if (!cipher_text_ok(v) || strchr(v, ' ') != NULL)
+        return FERRY_ERR_BAD_REQUEST;
+    *cipher = ferry_cipher_from_name(v, strlen(v));
+    return FERRY_OK;
+}
+
 int ferry_channel_parse(xmpp_stanza_t *el, struct ferry_channel *c,
                         const char **bad)
 {
@@ -237,6 +267,8 @@ int ferry_channel_parse(xmpp_stanza_t *el, struct ferry_channel *c,
         c->has_slot = 1;
         c->slot = (unsigned)u;
     }
+    if (get_cipher(el, &c->cipher) != FERRY_OK)
+        BAD("cipher");
     return FERRY_OK;
 }
 
@@ -261,6 +293,8 @@ xmpp_stanza_t *ferry_channel_build(xmpp_ctx_t *ctx,
         set_u64(el, "slots", c->slots);
     if (c->has_slot)
         set_u64(el, "slot", c->slot);
+    if (c->cipher != FERRY_CIPHER_AES256GCM && ferry_cipher_name(c->cipher))
+        xmpp_stanza_set_attribute(el, "cipher", ferry_cipher_name(c->cipher));
     return el;
 }
 
@@ -484,6 +518,16 @@ int ferry_offer_parse(xmpp_stanza_t *el, struct ferry_offer *o,
             FERRY_OK ||
         (o->fan_out && o->requester != ROLE_SENDER))
         BAD("fan-out");
+    /* Names unknown here are skipped (a later cipher); a list of them
+     * only is for the receiver to decline, not a malformed offer. */
+    if ((v = xmpp_stanza_get_attribute(el, "ciphers")) != NULL) {
+        if (!cipher_text_ok(v))
+            BAD("ciphers");
+        o->nciphers = ferry_cipher_list(v, o->ciphers);
+    } else {
+        o->ciphers[0] = FERRY_CIPHER_AES256GCM;
+        o->nciphers = 1;
+    }
     return FERRY_OK;
 }
 
@@ -506,6 +550,17 @@ xmpp_stanza_t *ferry_offer_build(xmpp_ctx_t *ctx, const struct ferry_offer *o)
     }
     if (o->fan_out)
         xmpp_stanza_set_attribute(el, "fan-out", "true");
+    if (o->nciphers > 0) {
+        char list[64] = "";
+        size_t i;
+        for (i = 0; i < o->nciphers && i < FERRY_CIPHERS; i++)
+            if (ferry_cipher_name(o->ciphers[i]) != NULL) {
+                if (list[0])
+                    g_strlcat(list, " ", sizeof(list));
+                g_strlcat(list, ferry_cipher_name(o->ciphers[i]), sizeof(list));
+            }
+        xmpp_stanza_set_attribute(el, "ciphers", list);
+    }
     return el;
 }
 
@@ -526,6 +581,8 @@ int ferry_accept_parse(xmpp_stanza_t *el, struct ferry_accept *a,
             BAD("resume-from");
         a->has_resume = 1;
     }
+    if (get_cipher(el, &a->cipher) != FERRY_OK)
+        BAD("cipher");
     return FERRY_OK;
 }
 
@@ -537,6 +594,8 @@ xmpp_stanza_t *ferry_accept_build(xmpp_ctx_t *ctx, const struct ferry_accept *a)
     set_key(el, "key", a->key);
     if (a->has_resume)
         set_u64(el, "resume-from", a->resume_from);
+    if (ferry_cipher_name(a->cipher) != NULL)
+        xmpp_stanza_set_attribute(el, "cipher", ferry_cipher_name(a->cipher));
     return el;
 }
 

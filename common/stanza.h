@@ -11,6 +11,7 @@
 #include <strophe.h>
 
 #include "chan.h"
+#include "crypto.h"
 
 #define FERRY_NS "urn:xmpp:ferry:0"
 #define FERRY_NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -48,6 +49,9 @@ struct ferry_channel {
     unsigned slots;
     int has_slot;
     unsigned slot;
+    /* fan-out: the cipher of every leg (XEP "Ciphers"), attribute cipher;
+     * absent: FERRY_CIPHER_AES256GCM; a name unknown here: -1. */
+    int cipher;
 };
 
 struct ferry_request {
@@ -74,6 +78,11 @@ struct ferry_offer {
     int has_sha256;
     uint8_t sha256[32];
     int fan_out; /* offered to several receivers: never resume-from */
+    /* attribute ciphers (XEP "Ciphers"): the sender's, in its order of
+     * preference, names unknown here left out; absent: aes-256-gcm alone.
+     * nciphers 0: none known here. */
+    int ciphers[FERRY_CIPHERS];
+    size_t nciphers;
 };
 
 struct ferry_accept {
@@ -81,6 +90,9 @@ struct ferry_accept {
     uint8_t key[32];
     int has_resume;
     uint64_t resume_from;
+    /* attribute cipher: the receiver's choice; absent:
+     * FERRY_CIPHER_AES256GCM; a name unknown here: -1. */
+    int cipher;
 };
 
 int ferry_valid_sid(const char *s);

@@ -346,6 +346,23 @@ void channel_message(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     }
     if (t == NULL)
         return;
+    /* On a fan-out slot the sender names the one cipher of all legs: one
+     * this end was offered and allows (XEP "Ciphers in a fan-out"). */
+    if (ch.has_slot) {
+        if (!cipher_in(ch.cipher, t->ciphers, t->nciphers) ||
+            !cipher_in(ch.cipher, ctx->ciphers, ctx->nciphers)) {
+            ferry_wipe(ch.key, sizeof(ch.key));
+            snprintf(t->detail, sizeof(t->detail),
+                     "the fan-out uses %s, which is not %s here",
+                     ch.cipher >= 0 ? ferry_cipher_name(ch.cipher)
+                                    : "an unknown cipher",
+                     cipher_in(ch.cipher, t->ciphers, t->nciphers) ? "allowed"
+                                                                   : "offered");
+            transfer_fail(t, FERRY_DONE_REFUSED, "cipher", "bad-value");
+            return;
+        }
+        t->cipher = ch.cipher;
+    }
     t->ch = ch;
     ferry_wipe(ch.key, sizeof(ch.key));
     channel_ready(t);

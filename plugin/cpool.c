@@ -93,11 +93,12 @@ static gpointer cthread_main(gpointer p)
 }
 
 /**
- * A pool of n threads in all for one key: n - 1 threads are made here.
+ * A pool of n threads in all for one key of a cipher (enum ferry_cipher):
+ * n - 1 threads are made here.
  * @return the pool, or NULL when n < 2 or a thread or context cannot be
  * made (the caller then seals and opens alone). The caller wipes key.
  */
-struct cpool *cpool_new(unsigned n, const uint8_t key[32])
+struct cpool *cpool_new(unsigned n, int cipher, const uint8_t key[32])
 {
     struct cpool *cp;
     struct cthread *ct;
@@ -113,7 +114,7 @@ struct cpool *cpool_new(unsigned n, const uint8_t key[32])
     cp->th = g_new0(GThread *, n - 1);
     cp->aead = g_new0(struct aead *, n - 1);
     for (i = 0; i < n - 1; i++) {
-        if ((cp->aead[i] = aead_new(key)) == NULL)
+        if ((cp->aead[i] = aead_new(cipher, key)) == NULL)
             goto fail;
         ct = g_new(struct cthread, 1);
         ct->cp = cp;

@@ -98,6 +98,7 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
     ctx->idle_s = IDLE_S;
     ctx->stage_s = STAGE_S;
     ctx->threads = 1;
+    (void)ferry_set_ciphers(ctx, NULL);
     ctx->tls = tls_cache_new(NULL);
     ctx->iqs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
     /* OpenSSL's first X25519 and HKDF cost ~3 ms, which would land on the
@@ -231,6 +232,84 @@ int ferry_set_threads(ferry_ctx_t *ctx, int n)
         n = (int)MIN(g_get_num_processors(), FERRY_THREADS_MAX);
     ctx->threads = (unsigned)MAX(n, 1);
     return FERRY_RC_OK;
+}
+
+/**
+ * The ciphers to offer (sender) and to allow (receiver), in order of
+ * preference: a space-separated list of "aes-256-gcm" and
+ * "chacha20-poly1305". NULL or "auto": both, AES-256-GCM first when this
+ * CPU has AES instructions, else ChaCha20-Poly1305 first. Transfers
+ * already offered keep the list they had.
+ * @return FERRY_RC_OK, or FERRY_RC_INVALID for an unknown name or an
+ * empty list (the list is then unchanged).
+ */
+int ferry_set_ciphers(ferry_ctx_t *ctx, const char *list)
+{
+    int c[FERRY_CIPHERS];
+    const char *p;
+    size_t n = 0, len;
+
+    if (list == NULL || strcmp(list, "auto") == 0) {
+        int hw = ferry_cpu_has_aes();
+        ctx->ciphers[0] =
+            hw ? FERRY_CIPHER_AES256GCM : FERRY_CIPHER_CHACHA20POLY1305;
+        ctx->ciphers[1] =
+            hw ? FERRY_CIPHER_CHACHA20POLY1305 : FERRY_CIPHER_AES256GCM;
+        ctx->nciphers = 2;
+        return FERRY_RC_OK;
+    }
+    /* Every name must be known here (the wire ignores unknown ones; a
+     * user's typo should not). */
+    for (p = list; *p != '\0'; p += len) {
+        p += strspn(p, " ,");
+        if ((len = strcspn(p, " ,")) == 0)
+            break;
+        if (ferry_cipher_from_name(p, len) < 0) {
+            ctx_error(ctx,
+                      "unknown cipher '%.*s' (aes-256-gcm, "
+                      "chacha20-poly1305)",
+                      (int)MIN(len, 40), p);
+            return FERRY_RC_INVALID;
+        }
+        n++;
+    }
+    if (n == 0) {
+        ctx_error(ctx, "no cipher named");
+        return FERRY_RC_INVALID;
+    }
+    {
+        char *copy = g_strdelimit(g_strdup(list), ",", ' ');
+        n = ferry_cipher_list(copy, c);
+        g_free(copy);
+    }
+    memcpy(ctx->ciphers, c, n * sizeof(c[0]));
+    ctx->nciphers = n;
+    return FERRY_RC_OK;
+}
+
+int cipher_in(int cipher, const int *list, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        if (list[i] == cipher)
+            return 1;
+    return 0;
+}
+
+int cipher_choose(const ferry_ctx_t *ctx, const int *offered, size_t n)
+{
+    size_t i;
+
+    /* A receiver without AES instructions (ChaCha20-Poly1305 its first
+     * choice) takes it whenever offered; otherwise the sender's order. */
+    if (ctx->nciphers > 0 && ctx->ciphers[0] == FERRY_CIPHER_CHACHA20POLY1305 &&
+        cipher_in(FERRY_CIPHER_CHACHA20POLY1305, offered, n))
+        return FERRY_CIPHER_CHACHA20POLY1305;
+    for (i = 0; i < n; i++)
+        if (cipher_in(offered[i], ctx->ciphers, ctx->nciphers))
+            return offered[i];
+    return -1;
 }
 
 int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid)

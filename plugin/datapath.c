@@ -143,19 +143,19 @@ static int setup(ferry_transfer_t *t)
     {
         /* One-to-one, or a receiver on a fan-out slot (whose channel key
          * is its slot key): the content key, its leg key. */
-        rc = ferry_content_key(shared, t->ch.key, t->sid, key);
+        rc = ferry_content_key(shared, t->ch.key, t->sid, t->cipher, key);
         ferry_wipe(shared, sizeof(shared));
-        if (rc != FERRY_OK || (t->aead = aead_new(key)) == NULL) {
+        if (rc != FERRY_OK || (t->aead = aead_new(t->cipher, key)) == NULL) {
             ferry_wipe(key, sizeof(key));
             return FERRY_ERR_CRYPTO;
         }
         /* A receiver on a slot opens chunks under K, which KEY brings. */
         if (!t->ch.has_slot)
-            t->pool = cpool_new(t->ctx->threads, key);
+            t->pool = cpool_new(t->ctx->threads, t->cipher, key);
         ferry_wipe(key, sizeof(key));
     }
     if (fan_sender(t))
-        t->pool = cpool_new(t->ctx->threads, t->group->k);
+        t->pool = cpool_new(t->ctx->threads, t->cipher, t->group->k);
 
     t->in = buf_new(FERRY_FRAME_HDR + FERRY_FRAME_MAX + READ_SLICE);
     /* Room for a few frames keeps the socket busy while we seal the next
@@ -378,12 +378,12 @@ static void on_frame(ferry_transfer_t *t, const struct frame *f)
             uint8_t k[32];
             if (t->k_aead != NULL || t->first_byte ||
                 ferry_key_unwrap(t->aead, t->sid, f->sealed, k) != FERRY_OK ||
-                (t->k_aead = aead_new(k)) == NULL) {
+                (t->k_aead = aead_new(t->cipher, k)) == NULL) {
                 ferry_wipe(k, sizeof(k));
                 dp_fail_integrity(t, "bad-key");
                 break;
             }
-            t->pool = cpool_new(t->ctx->threads, k);
+            t->pool = cpool_new(t->ctx->threads, t->cipher, k);
             ferry_wipe(k, sizeof(k));
         }
         break;

@@ -28,15 +28,16 @@ int fan_setup(ferry_transfer_t *t)
     int rc = FERRY_OK;
 
     if (ferry_random(g->k, sizeof(g->k)) != FERRY_OK ||
-        (t->aead = aead_new(g->k)) == NULL)
+        (t->aead = aead_new(t->cipher, g->k)) == NULL)
         return FERRY_ERR_CRYPTO;
     for (i = 0; i < g->nslots && rc == FERRY_OK; i++) {
         struct leg *l = g->slot[i];
         if ((rc = ferry_x25519(t->my_priv, l->pub, shared)) != FERRY_OK ||
             (rc = chan_slot_key(t->ch.key, i, sk)) != FERRY_OK ||
-            (rc = ferry_content_key(shared, sk, t->sid, lk)) != FERRY_OK)
+            (rc = ferry_content_key(shared, sk, t->sid, t->cipher, lk)) !=
+                FERRY_OK)
             break;
-        l->aead = aead_new(lk);
+        l->aead = aead_new(t->cipher, lk);
         l->chain = ferry_sealed_new(l->first);
         if (l->aead == NULL || l->chain == NULL)
             rc = FERRY_ERR_NOMEM;

@@ -146,6 +146,12 @@ FERRY_API int ferry_set_mode(ferry_ctx_t *ctx, ferry_mode_t mode);
  *  otherwise). */
 #define FERRY_THREADS_MAX 64
 FERRY_API int ferry_set_threads(ferry_ctx_t *ctx, int n);
+/** The ciphers a sender offers and a receiver allows, in order of
+ *  preference: "aes-256-gcm", "chacha20-poly1305", space-separated. NULL
+ *  or "auto" (the default): both, AES-256-GCM first when the CPU has AES
+ *  instructions, else ChaCha20-Poly1305 first. FERRY_RC_INVALID for an
+ *  unknown name or an empty list. */
+FERRY_API int ferry_set_ciphers(ferry_ctx_t *ctx, const char *list);
 /** Your own full JID, once bound: needed before offering (and it starts
  *  component discovery). */
 FERRY_API int ferry_set_jid(ferry_ctx_t *ctx, const char *full_jid);
@@ -358,6 +364,10 @@ FERRY_API void *ferry_transfer_userdata(const ferry_transfer_t *t);
  *  came online in 30 s", the component's refusal text, ...), or "" when
  *  there is nothing to add to the status and reason. Never NULL. */
 FERRY_API const char *ferry_transfer_detail(const ferry_transfer_t *t);
+/** The session's cipher, "aes-256-gcm" or "chacha20-poly1305": settled
+ *  once the sender has the acceptance (a fan-out: at "channel") and the
+ *  receiver has accepted (a fan-out receiver: at "channel"). */
+FERRY_API const char *ferry_transfer_cipher(const ferry_transfer_t *t);
 
 /* ---- libstrophe adapter ---------------------------------------------------- */
 

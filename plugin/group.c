@@ -186,6 +186,12 @@ int group_on_accept(ferry_transfer_t *t, xmpp_stanza_t *m,
         group_check(t);
         return 1;
     }
+    if (!cipher_in(a->cipher, t->ciphers, t->nciphers)) {
+        send_cancel(t, l->jid, "bad-value");
+        leg_final(l, FERRY_DONE_INTEGRITY, "bad-cipher");
+        group_check(t);
+        return 1;
+    }
     if (a->has_resume && (a->resume_from > t->nchunks ||
                           (a->resume_from > 0 && !t->src_is_file))) {
         send_cancel(t, l->jid, "bad-value");
@@ -194,6 +200,7 @@ int group_on_accept(ferry_transfer_t *t, xmpp_stanza_t *m,
         return 1;
     }
     memcpy(l->pub, a->key, 32);
+    l->cipher = a->cipher;
     l->first = a->has_resume ? a->resume_from : 0;
     l->st = LEG_ACCEPTED;
     if (g->first_accept_us == 0)
@@ -334,6 +341,7 @@ static void go(ferry_transfer_t *t)
         t->peer = g_strdup(l->jid);
         memcpy(t->peer_pub, l->pub, 32);
         t->resume_from = l->first;
+        t->cipher = l->cipher;
     } else {
         /* Slots in order of resume-from: the session starts at the
          * smallest, and each leg takes its chunks from its own. */
@@ -341,9 +349,15 @@ static void go(ferry_transfer_t *t)
         g->fan = 1;
         g->nslots = acc->len;
         g->slot = g_new0(struct leg *, acc->len);
+        /* One cipher seals the chunks for all (XEP "Ciphers in a
+         * fan-out"): ChaCha20-Poly1305 only if every leg chose it, else
+         * AES-256-GCM, which every receiver implements. */
+        t->cipher = FERRY_CIPHER_CHACHA20POLY1305;
         for (i = 0; i < acc->len; i++) {
             g->slot[i] = g_ptr_array_index(acc, i);
             g->slot[i]->slot = i;
+            if (g->slot[i]->cipher != FERRY_CIPHER_CHACHA20POLY1305)
+                t->cipher = FERRY_CIPHER_AES256GCM;
         }
         t->resume_from = g->slot[0]->first;
         t->shuffle = 0; /* every leg's chain takes chunks in order */
@@ -501,6 +515,7 @@ void group_send_channels(ferry_transfer_t *t)
         c.slots = g->nslots;
         c.has_slot = 1;
         c.slot = i;
+        c.cipher = t->cipher;
         c.requester[0] = '\0';
         if (chan_slot_key(t->ch.key, i, c.key) != FERRY_OK)
             continue; /* that leg never joins: the join deadline ends it */

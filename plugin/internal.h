@@ -67,6 +67,7 @@ struct leg {
     enum leg_state st;
     char *msg_id; /* its offer, to match a bounce */
     uint8_t pub[32];
+    int cipher;     /* the one its accept chose */
     uint64_t first; /* its resume-from */
     unsigned slot;
     /* the data half's, on a fan-out channel */
@@ -141,6 +142,10 @@ struct ferry_ctx {
     int free_pending;      /* free when the outermost call leaves */
     time_t answer_second;  /* <here/> replies in this second */
     int answers;
+    /* ciphers offered or allowed, in order of preference
+     * (ferry_set_ciphers; XEP "Ciphers") */
+    int ciphers[FERRY_CIPHERS];
+    size_t nciphers;
 };
 
 /* The receiver's sink, or the sender's source, as the data half sees it. */
@@ -164,6 +169,13 @@ struct ferry_transfer {
     int requester; /* ROLE_* of who requests the channel */
     int deliver;
     uint8_t my_priv[32], my_pub[32], peer_pub[32];
+    /* The offer's ciphers (the sender's: what it offers; the receiver's:
+     * what it was offered, known here), and the session's cipher: the
+     * sender's once accepted (on a fan-out, once gathered), the
+     * receiver's once it accepts (on a fan-out slot, its channel's). */
+    int ciphers[FERRY_CIPHERS];
+    size_t nciphers;
+    int cipher;
     struct ferry_channel ch;
     time_t deadline; /* session stage */
     char *iq_id;     /* channel request in flight */
@@ -305,6 +317,11 @@ void session_message(ferry_ctx_t *ctx, xmpp_stanza_t *m);
 void reply_bad(ferry_ctx_t *ctx, xmpp_stanza_t *m, const char *attr);
 /* 0 for a peer key X25519 turns into all zeros (a low-order point). */
 int peer_key_ok(const uint8_t pub[32]);
+/* ctx.c: 1 when cipher is in list[0..n). */
+int cipher_in(int cipher, const int *list, size_t n);
+/* The receiver's choice among the offered ciphers (XEP "Ciphers"), or -1
+ * when it allows none of them. */
+int cipher_choose(const ferry_ctx_t *ctx, const int *offered, size_t n);
 /* offer.c: the sender's side (ferry_send*, the peer's <accept/>). */
 void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el);
 void session_timers(ferry_ctx_t *ctx, time_t now);
@@ -485,7 +502,7 @@ struct cjob {
 };
 /* Jobs in one batch at most. */
 #define CPOOL_BATCH_MAX 32
-struct cpool *cpool_new(unsigned n, const uint8_t key[32]);
+struct cpool *cpool_new(unsigned n, int cipher, const uint8_t key[32]);
 void cpool_free(struct cpool *cp); /* joins its threads; accepts NULL */
 unsigned cpool_threads(const struct cpool *cp); /* 1 for NULL */
 /* Seals (open 0) or opens every job, the calling thread with `mine` (an

@@ -150,6 +150,8 @@ int ferry_send_group(ferry_ctx_t *ctx, const char *const *peers, size_t npeers,
               opts->media_type ? opts->media_type : "application/octet-stream",
               sizeof(t->media));
     ferry_x25519_keygen(t->my_priv, t->my_pub);
+    memcpy(t->ciphers, ctx->ciphers, sizeof(t->ciphers));
+    t->nciphers = ctx->nciphers;
     t->wait_s = opts->wait_s;
     /* The offer itself waits for a Ferry resource of the peer (locate.c,
      * group.c). */
@@ -181,6 +183,8 @@ xmpp_stanza_t *offer_el(ferry_transfer_t *t)
     memcpy(o.key, t->my_pub, 32);
     o.requester = t->requester;
     o.fan_out = t->group != NULL;
+    memcpy(o.ciphers, t->ciphers, sizeof(o.ciphers));
+    o.nciphers = t->nciphers;
     return ferry_offer_build(t->ctx->x, &o);
 }
 
@@ -328,6 +332,15 @@ void offer_on_accept(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
         transfer_fail(t, FERRY_DONE_INTEGRITY, "bad-peer-key", "bad-value");
         return;
     }
+    /* Only a cipher we offered (XEP "Ciphers"): an answer naming another
+     * is a broken or tampered-with peer. */
+    if (!cipher_in(a.cipher, t->ciphers, t->nciphers)) {
+        snprintf(t->detail, sizeof(t->detail),
+                 "%s chose a cipher that was not offered", from);
+        transfer_fail(t, FERRY_DONE_INTEGRITY, "bad-cipher", "bad-value");
+        return;
+    }
+    t->cipher = a.cipher;
     memcpy(t->peer_pub, a.key, 32);
     if (a.has_resume) {
         if (a.resume_from > t->nchunks ||

@@ -65,6 +65,11 @@ const char *ferry_transfer_detail(const ferry_transfer_t *t)
     return t->detail;
 }
 
+const char *ferry_transfer_cipher(const ferry_transfer_t *t)
+{
+    return ferry_cipher_name(t->cipher);
+}
+
 int ferry_active(const ferry_ctx_t *ctx)
 {
     int n = 0;
@@ -309,6 +314,7 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     struct ferry_offer o;
     ferry_offer_info_t info;
     ferry_transfer_t *t;
+    int cipher;
 
     if (from == NULL || !ferry_valid_jid(from) || !ferry_jid_is_full(from))
         return;
@@ -337,8 +343,18 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
                                                  : "not ready"));
         return;
     }
+    /* No cipher in common (XEP "Ciphers"): declined before the
+     * application hears of it, as a busy one is. */
+    if ((cipher = cipher_choose(ctx, o.ciphers, o.nciphers)) < 0) {
+        send_message(ctx, from,
+                     ferry_reason_build(ctx->x, "reject", o.sid,
+                                        "not-acceptable",
+                                        "no cipher in common"));
+        return;
+    }
     if ((t = transfer_new(ctx, 0)) == NULL)
         return;
+    t->cipher = cipher;
     strcpy(t->sid, o.sid);
     t->peer = g_strdup(from);
     strcpy(t->name, o.name);
@@ -348,6 +364,8 @@ static void on_offer(ferry_ctx_t *ctx, xmpp_stanza_t *m, xmpp_stanza_t *el)
     t->nchunks = (t->size + t->chunk - 1) / t->chunk;
     t->requester = o.requester;
     memcpy(t->peer_pub, o.key, 32);
+    memcpy(t->ciphers, o.ciphers, sizeof(t->ciphers));
+    t->nciphers = o.nciphers;
     t->st = T_WAIT_USER;
     if (ctx->cb.offer == NULL) {
         ferry_reject(t, "not-acceptable", "no application to accept");
@@ -375,6 +393,7 @@ static int accept_common(ferry_transfer_t *t)
     memcpy(a.key, t->my_pub, 32);
     a.has_resume = t->resume_from > 0;
     a.resume_from = t->resume_from;
+    a.cipher = t->cipher;
     send_message(t->ctx, t->peer, ferry_accept_build(t->ctx->x, &a));
     if (t->resume_from > 0) {
         ctx_enter(ctx);

@@ -35,6 +35,7 @@ struct cli_opts {
     int deliver, count, timeout, wait, shuffle, yes, data_thread;
     int to_stdout;              /* recv --stdout */
     int threads;                /* --threads (0: the cores) */
+    const char *ciphers;        /* --cipher LIST (NULL: auto) */
     unsigned long long max_size; /* recv --max-size (streams) */
     const char *name;            /* send --name (a stream's name) */
     const char *muc, *nick;      /* --muc ROOM, --nick NICK */

@@ -92,6 +92,11 @@ static void usage(FILE *f)
         "  --data-thread         move the data on a thread of its own\n"
         "  --threads N           threads that seal or open the chunks, 1..64\n"
         "                        (default: the number of cores)\n"
+        "  --cipher LIST         ciphers to offer (send) or allow (recv), in\n"
+        "                        order of preference, space- or comma-\n"
+        "                        separated: aes-256-gcm, chacha20-poly1305\n"
+        "                        (default auto: AES-256-GCM first when the\n"
+        "                        CPU has AES instructions)\n"
         "send options:\n"
         "  --to JID              send to this peer too (repeatable; then PEER\n"
         "                        may be left out). Every online Ferry device\n"
@@ -517,7 +522,7 @@ static int parse_args(int argc, char **argv)
         {"max-size", 1, 0, 'M'},    {"name", 1, 0, 'N'},
         {"to", 1, 0, 'o'},          {"muc", 1, 0, 'm'},
         {"nick", 1, 0, 'K'},        {"threads", 1, 0, 'P'},
-        {0, 0, 0, 0}};
+        {"cipher", 1, 0, 'X'},      {0, 0, 0, 0}};
     GPtrArray *af = NULL;
     char *colon;
     int ch, v;
@@ -627,6 +632,9 @@ static int parse_args(int argc, char **argv)
             break;
         case 'O':
             o.to_stdout = 1;
+            break;
+        case 'X':
+            o.ciphers = optarg;
             break;
         case 'M': {
             char *end;
@@ -886,6 +894,10 @@ int main(int argc, char **argv)
         return EX_IO;
     }
     (void)ferry_set_threads(fctx, o.threads); /* 0: the cores */
+    if (o.ciphers && ferry_set_ciphers(fctx, o.ciphers) != FERRY_RC_OK) {
+        err("--cipher: %s", ferry_error(fctx));
+        return EX_USAGE_;
+    }
     if (o.component)
         ferry_set_component(fctx, o.component);
     if (o.relay_ca && ferry_set_relay_ca(fctx, o.relay_ca) != FERRY_RC_OK) {

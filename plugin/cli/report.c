@@ -178,9 +178,15 @@ static void verbose_event(ferry_transfer_t *t, const char *what)
     double now = now_s();
 
     report_clear();
-    fprintf(stderr, "ferry: sid=%s event=%s ms=%.1f mono=%.6f\n",
-            ferry_transfer_sid(t), what, (now - stat_of(t)->t_start) * 1e3,
-            now);
+    /* From the channel on, the session's cipher is settled. */
+    fprintf(stderr, "ferry: sid=%s event=%s ms=%.1f mono=%.6f%s%s\n",
+            ferry_transfer_sid(t), what, (now - stat_of(t)->t_start) * 1e3, now,
+            strcmp(what, "channel") == 0 || strcmp(what, "admitted") == 0
+                ? " cipher="
+                : "",
+            strcmp(what, "channel") == 0 || strcmp(what, "admitted") == 0
+                ? ferry_transfer_cipher(t)
+                : "");
 }
 
 void report_event(ferry_transfer_t *t, const char *what)

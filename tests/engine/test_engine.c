@@ -1813,6 +1813,108 @@ START_TEST(fan_out_checks_with_threads)
 }
 END_TEST
 
+/* ---- ciphers (XEP "Ciphers") --------------------------------------------- */
+
+#define AES "aes-256-gcm"
+#define CHACHA "chacha20-poly1305"
+
+/* At "admitted" the session's cipher is settled: each end's, counted. */
+static int admitted_as_expected, admitted_other;
+
+static void expect_cipher(struct hx_xfer *x, const char *what, void *arg)
+{
+    if (strcmp(what, "admitted") != 0)
+        return;
+    if (strcmp(ferry_transfer_cipher(x->t), (const char *)arg) == 0)
+        admitted_as_expected++;
+    else
+        admitted_other++;
+}
+
+static void ciphers(struct hx_peer *p, const char *list, const char *expect)
+{
+    ck_assert_int_eq(ferry_set_ciphers(p->ctx, list), FERRY_RC_OK);
+    p->event_hook = expect_cipher;
+    p->hook_arg = (void *)expect;
+}
+
+/* One cipher for every leg: ChaCha20-Poly1305 when all chose it (loop
+ * bit 1 clear), else AES-256-GCM, when bob/desk allows only that; the
+ * legs hear it in their channel information, and all complete. */
+START_TEST(fan_out_cipher_is_everyones)
+{
+    int m = _i & 1, desk_aes = _i >> 1;
+    const char *want = desk_aes ? AES : CHACHA;
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = MiB + 5;
+    struct hx_peer *desk, *phone, *ps[4];
+    struct hx_xfer *a;
+    char *src;
+    size_t k;
+
+    start(m, 1);
+    admitted_as_expected = admitted_other = 0;
+    desk = bob_at("desk", m, 0);
+    phone = bob_at("phone", m, 1);
+    ps[0] = alice, ps[1] = bob, ps[2] = desk, ps[3] = phone;
+    ciphers(alice, AES " " CHACHA, want);
+    ciphers(bob, CHACHA " " AES, want);
+    ciphers(desk, desk_aes ? AES : CHACHA, want);
+    ciphers(phone, desk_aes ? CHACHA " " AES : CHACHA, want);
+    src = make_file("fan.bin", size, 25);
+    ck_assert_int_eq(hx_send_file(alice, "bob@example.org", src, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(peers_done(ps, 4));
+    check_done(a, FERRY_DONE_OK, "");
+    for (k = 1; k < 4; k++) {
+        check_done(ps[k]->last_offer, FERRY_DONE_OK, "");
+        ck_assert(hx_same_file(src, ps[k]->last_offer->path));
+    }
+    ck_assert_int_eq(logged(HX_ALICE, HX_COMPONENT, "slots=\"3\""), 1);
+    ck_assert_int_eq(
+        logged(HX_ALICE, "bob@example.org/desk", "cipher=\"" CHACHA "\""),
+        !desk_aes);
+    ck_assert_int_eq(admitted_as_expected, 4);
+    ck_assert_int_eq(admitted_other, 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* A leg that allows only ChaCha20-Poly1305 in a fan-out that runs
+ * AES-256-GCM (another leg chose it) refuses its slot; the other goes on.
+ * The sender leaves it out at the join deadline (FAN_JOIN_S): its
+ * outcome, first of the bad ones, is the transfer's. */
+START_TEST(fan_out_leg_refuses_a_cipher_it_does_not_allow)
+{
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    struct hx_peer *desk, *ps[3];
+    struct hx_xfer *a;
+    char *src;
+
+    start(_i, 1);
+    desk = bob_at("desk", _i, 0);
+    ps[0] = alice, ps[1] = bob, ps[2] = desk;
+    ck_assert_int_eq(ferry_set_ciphers(alice->ctx, AES " " CHACHA),
+                     FERRY_RC_OK);
+    ck_assert_int_eq(ferry_set_ciphers(bob->ctx, AES), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_set_ciphers(desk->ctx, CHACHA), FERRY_RC_OK);
+    src = make_file("mix.bin", 200 * KiB, 26);
+    ck_assert_int_eq(hx_send_file(alice, "bob@example.org", src, &o, &a),
+                     FERRY_RC_OK);
+    WAIT_FOR(peers_done(ps, 3));
+    check_done(a, FERRY_DONE_PEER_GONE, "not-joined");
+    check_done(bob->last_offer, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, bob->last_offer->path));
+    check_done(desk->last_offer, FERRY_DONE_REFUSED, "cipher");
+    ck_assert_msg(strstr(a->receipts->str, "/engine=verified") != NULL &&
+                      strstr(a->receipts->str, "/desk=not-joined") != NULL,
+                  "%s", a->receipts->str);
+    g_free(src);
+    stop();
+}
+END_TEST
+
 /* One accepted resource of two: an ordinary one-to-one session. */
 START_TEST(fan_out_of_one_is_one_to_one)
 {
@@ -1929,6 +2031,162 @@ START_TEST(a_stranger_cannot_squat_a_sid)
 }
 END_TEST
 
+/* A sender that prefers AES-256-GCM and a receiver without AES
+ * instructions (ChaCha20-Poly1305 first): ChaCha20-Poly1305, which both
+ * ends seal and open with (loop bit 1: who requests; bit 2: threads). */
+START_TEST(chacha_one_to_one)
+{
+    int m = _i & 1;
+    ferry_send_opts_t o = opts_chunk(64 * KiB);
+    uint64_t size = 2 * MiB + 77;
+    struct hx_xfer *a, *b;
+    char *src;
+
+    threads = _i & 4 ? 2 : 0;
+    start(m, 1);
+    admitted_as_expected = admitted_other = 0;
+    ciphers(alice, AES " " CHACHA, CHACHA);
+    ciphers(bob, CHACHA " " AES, CHACHA);
+    o.requester = _i & 2 ? FERRY_REQUESTER_SENDER : FERRY_REQUESTER_RECEIVER;
+    src = make_file("c.bin", size, 21);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, &o, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, b->path));
+    ck_assert_int_eq(admitted_as_expected, 2);
+    ck_assert_int_eq(admitted_other, 0);
+    ck_assert_int_eq(logged(HX_ALICE, HX_BOB, "ciphers=\"" AES " " CHACHA "\""),
+                     1);
+    ck_assert_int_eq(logged(HX_BOB, HX_ALICE, "cipher=\"" CHACHA "\""), 1);
+    g_free(src);
+    threads = 0;
+    stop();
+}
+END_TEST
+
+/* Both with AES instructions: the sender's first choice, AES-256-GCM. */
+START_TEST(aes_when_both_prefer_it)
+{
+    struct hx_xfer *a, *b;
+    char *src;
+
+    start(_i, 1);
+    admitted_as_expected = admitted_other = 0;
+    ciphers(alice, AES " " CHACHA, AES);
+    ciphers(bob, AES " " CHACHA, AES);
+    src = make_file("a.bin", 300 * KiB, 22);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(all_done());
+    b = bob->last_offer;
+    check_done(a, FERRY_DONE_OK, "");
+    check_done(b, FERRY_DONE_OK, "");
+    ck_assert(hx_same_file(src, b->path));
+    ck_assert_int_eq(admitted_as_expected, 2);
+    ck_assert_int_eq(logged(HX_BOB, HX_ALICE, "cipher=\"" AES "\""), 1);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* A sender offering only AES-256-GCM to a receiver that allows only
+ * ChaCha20-Poly1305: declined, not-acceptable, before its user is asked. */
+START_TEST(no_common_cipher_is_declined)
+{
+    struct hx_xfer *a;
+    char *src;
+
+    start(_i, 1);
+    ck_assert_int_eq(ferry_set_ciphers(alice->ctx, AES), FERRY_RC_OK);
+    ck_assert_int_eq(ferry_set_ciphers(bob->ctx, CHACHA), FERRY_RC_OK);
+    src = make_file("n.bin", 10 * KiB, 23);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(a->ndone == 1);
+    check_done(a, FERRY_DONE_REJECTED, "not-acceptable");
+    ck_assert_ptr_null(bob->last_offer);
+    ck_assert_int_eq(hx_component_served(h), 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* An accept naming a cipher the sender did not offer (or none it knows):
+ * the sender cancels (bad-value) and ends with an integrity failure. */
+START_TEST(accept_of_an_unoffered_cipher_is_cancelled)
+{
+    uint8_t priv[32], pub[32];
+    struct hx_xfer *a;
+    char k64[64], *xml, *src;
+
+    start(_i & 1, 1);
+    ck_assert_int_eq(ferry_set_ciphers(alice->ctx, AES), FERRY_RC_OK);
+    bob->offer_mode = HX_OFFER_DEFER;
+    src = make_file("u.bin", 10 * KiB, 24);
+    ck_assert_int_eq(hx_send_file(alice, HX_BOB, src, NULL, &a), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer != NULL);
+    ck_assert_int_eq(logged(HX_ALICE, HX_BOB, "ciphers=\"" AES "\""), 1);
+    ck_assert_int_eq(ferry_x25519_keygen(priv, pub), FERRY_OK);
+    b64_encode(pub, 32, k64);
+    xml = g_strdup_printf("<message to='%s'><accept xmlns='%s' sid='%s' "
+                          "key='%s' cipher='%s'/></message>",
+                          HX_ALICE, FERRY_NS, a->sid, k64,
+                          _i & 2 ? "rot13-poly1305" : CHACHA);
+    ck_assert_int_eq(hx_inject(h, HX_BOB, xml), 1);
+    g_free(xml);
+    WAIT_FOR(a->ndone == 1);
+    check_done(a, FERRY_DONE_INTEGRITY, "bad-cipher");
+    WAIT_FOR(bob->last_offer->ndone == 1);
+    check_done(bob->last_offer, FERRY_DONE_CANCELLED, "bad-value");
+    ck_assert_int_eq(hx_component_served(h), 0);
+    g_free(src);
+    stop();
+}
+END_TEST
+
+/* An offer of draft 0.5 (no ciphers): AES-256-GCM, even for a receiver
+ * that prefers ChaCha20-Poly1305; one that allows only ChaCha20-Poly1305
+ * declines it (loop bit 1). */
+START_TEST(offer_without_ciphers_means_aes)
+{
+    uint8_t priv[32], pub[32];
+    char k64[64], *xml;
+    int chacha_only = _i >> 1;
+
+    start(_i & 1, 1);
+    ck_assert_int_eq(
+        ferry_set_ciphers(bob->ctx, chacha_only ? CHACHA : CHACHA " " AES),
+        FERRY_RC_OK);
+    bob->offer_mode = HX_OFFER_DEFER;
+    ck_assert_int_eq(ferry_x25519_keygen(priv, pub), FERRY_OK);
+    b64_encode(pub, 32, k64);
+    xml = g_strdup_printf(
+        "<message to='%s'><offer xmlns='%s' sid='old-offer-1' name='o' "
+        "size='10' media-type='a/b' chunk-size='1024' key='%s' "
+        "requester='sender'/></message>",
+        HX_BOB, FERRY_NS, k64);
+    ck_assert_int_eq(hx_inject(h, HX_STRANGER, xml), 1);
+    g_free(xml);
+    hx_tick(h, 0);
+    if (chacha_only) {
+        ck_assert_ptr_null(bob->last_offer);
+        ck_assert_int_eq(
+            logged(HX_BOB, HX_STRANGER, "reason=\"not-acceptable\""), 1);
+        stop();
+        return;
+    }
+    ck_assert_ptr_nonnull(bob->last_offer);
+    ck_assert_int_eq(hx_accept_sink(bob->last_offer), FERRY_RC_OK);
+    hx_tick(h, 0);
+    ck_assert_int_eq(logged(HX_BOB, HX_STRANGER, "cipher=\"" AES "\""), 1);
+    ck_assert_str_eq(ferry_transfer_cipher(bob->last_offer->t), AES);
+    ck_assert_int_eq(ferry_cancel(bob->last_offer->t), FERRY_RC_OK);
+    WAIT_FOR(bob->last_offer->ndone == 1);
+    check_done(bob->last_offer, FERRY_DONE_CANCELLED, "cancelled");
+    stop();
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("engine");
@@ -1986,6 +2244,15 @@ static Suite *suite(void)
     tcase_add_loop_test(fan, fan_out_of_one_is_one_to_one, 0, 2);
     tcase_add_loop_test(fan, fan_out_leg_without_its_key_fails, 0, 4);
     tcase_add_loop_test(fan, fan_out_checks_with_threads, 0, 2);
+    tcase_add_loop_test(fan, fan_out_cipher_is_everyones, 0, 4);
+    tcase_add_loop_test(fan, fan_out_leg_refuses_a_cipher_it_does_not_allow, 0,
+                        2);
+    tcase_add_loop_test(flow, chacha_one_to_one, 0, 8);
+    tcase_add_loop_test(flow, aes_when_both_prefer_it, 0, 2);
+    tcase_add_loop_test(safety, no_common_cipher_is_declined, 0, 2);
+    tcase_add_loop_test(safety, accept_of_an_unoffered_cipher_is_cancelled, 0,
+                        4);
+    tcase_add_loop_test(safety, offer_without_ciphers_means_aes, 0, 4);
     for (i = 0; i < G_N_ELEMENTS(all); i++)
         suite_add_tcase(s, all[i]);
     return s;

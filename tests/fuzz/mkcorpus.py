@@ -86,6 +86,13 @@ put("libferry", "offer-then-cancel.bin", b"\x00" + "\0".join([offer, cancel]).en
 put("libferry", "offer-declined.bin", b"\x01" + offer.encode())
 put("libferry", "offer-twice-error.bin", b"\x00" + "\0".join([offer, offer, err]).encode())
 put("libferry", "discovery.bin", b"\x02" + items.encode())
+# XEP "Ciphers": a list with an unknown name first, and one of unknown
+# names only (declined not-acceptable).
+put("libferry", "offer-ciphers.bin", b"\x00" + offer.replace(
+    "requester='receiver'/>",
+    "requester='receiver' ciphers='aegis-256 chacha20-poly1305 aes-256-gcm'/>").encode())
+put("libferry", "offer-no-known-cipher.bin", b"\x00" + offer.replace(
+    "requester='receiver'/>", "requester='receiver' ciphers='aegis-256'/>").encode())
 put("libferry", "many-offers.bin", b"\x00" + "\0".join(
     offer.replace("Zx3v9QkTn2WbL7aP", "sid%02d" % i) for i in range(12)).encode())
 

@@ -84,6 +84,27 @@ check "libferry thread mode: shuffled, sender flow" \
     thread_send_ok sht "$T/4m.bin" --shuffle --chunk-size 16384 \
     --requester sender
 
+# ChaCha20-Poly1305 (XEP "Ciphers"): the sender offers it alone, the
+# receiver (default: both allowed) takes it; both -v lines name it.
+check "--cipher chacha20-poly1305: 4 MiB byte-identical" \
+    send_ok cc "$T/4m.bin" --cipher chacha20-poly1305
+check "--cipher chacha20-poly1305: both ends were admitted with it" \
+    eval 'grep -q "event=admitted .*cipher=chacha20-poly1305" "$T/cc.alice.log" &&
+          grep -q "event=admitted .*cipher=chacha20-poly1305" "$T/cc.bob.log"'
+check "default ciphers on this CPU: the -v line names the cipher used" \
+    grep -q "event=admitted .*cipher=$(grep -qw aes /proc/cpuinfo &&
+        echo aes-256-gcm || echo chacha20-poly1305)" "$T/r1.alice.log"
+# No cipher in common: declined before the receiver's user is asked.
+ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 20 \
+    --cipher chacha20-poly1305 2>"$T/nc.bob.log" &
+b=$!
+online nc $b || fail "nc: the receiver never came online"
+(ferry_cli alice send --cipher aes-256-gcm bob@localhost/cli "$T/one.bin" \
+    2>"$T/nc.alice.log")
+check "no cipher in common: sender exits 65 (declined)" [ $? -eq 65 ]
+kill $b 2>/dev/null
+wait $b
+
 # A second file of the same name never replaces the first.
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
     2>"$T/dup.bob.log" &

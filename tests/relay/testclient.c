@@ -507,7 +507,7 @@ static void leg_join(unsigned i)
     if (i >= FERRY_SLOTS_MAX || legs[i].st != LEG_NONE)
         return;
     chan_slot_key(chan_k, i, k);
-    legs[i].a = aead_new(k);
+    legs[i].a = aead_new(FERRY_CIPHER_AES256GCM, k);
     legs[i].st = LEG_JOINED;
     OPENSSL_cleanse(k, sizeof(k));
 }
@@ -636,7 +636,8 @@ static int to_legs(int fd, int kind)
     }
     if (kind == TC_KIND_KEY && rc == 0) {
         aead_free(aead);
-        aead = aead_new(key); /* DATA is sealed once, under K */
+        aead = aead_new(FERRY_CIPHER_AES256GCM,
+                        key); /* DATA is sealed once, under K */
     }
     buf_free(inner);
     buf_free(out);
@@ -827,7 +828,7 @@ static int do_recv(void)
         }
         buf_consume(in, FERRY_FRAME_HDR + f.body_len);
         printf("event=key\n");
-        a_data = aead_new(k);
+        a_data = aead_new(FERRY_CIPHER_AES256GCM, k);
         a_ctl = aead_slot;
         OPENSSL_cleanse(k, sizeof(k));
     }
@@ -1370,7 +1371,7 @@ int main(int argc, char **argv)
         conf_secret_free(secret, slen);
         secret = NULL;
     }
-    aead = aead_new(chan_k);
+    aead = aead_new(FERRY_CIPHER_AES256GCM, chan_k);
     if (opt.slot >= 0) {
         if (chan_slot_key(
                 chan_k, (unsigned)(opt.slot_key >= 0 ? opt.slot_key : opt.slot),
@@ -1378,7 +1379,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bad --slot\n");
             return EX_USAGE;
         }
-        aead_slot = aead_new(slot_k);
+        aead_slot = aead_new(FERRY_CIPHER_AES256GCM, slot_k);
     }
     if (strcmp(cmd, "send") == 0 && opt.file && opt.legs > 0)
         return do_fan_send();

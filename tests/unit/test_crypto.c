@@ -102,7 +102,7 @@ static void gcm_case(const char *n)
     ck_assert_uint_eq(il, 12);
     out = malloc(pl + 16);
     back = malloc(pl);
-    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_AES256GCM, key));
     ck_assert_int_eq(aead_seal(a, iv, NULL, 0, pt, pl, out), FERRY_OK);
     ck_assert_int_eq(memcmp(out, ct, cl), 0);
     ck_assert_int_eq(memcmp(out + pl, tag, 16), 0);
@@ -135,7 +135,7 @@ START_TEST(every_bit_flip_of_sealed_chunk_fails_to_open)
     memset(pt, 0x17, sizeof(pt));
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 5, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 5, "sid-1", ad);
-    a = aead_new(key);
+    a = aead_new(FERRY_CIPHER_AES256GCM, key);
     ck_assert_int_eq(aead_seal(a, nonce, ad, adl, pt, 64, ct), FERRY_OK);
     for (i = 0; i < sizeof(ct) * 8; i++) {
         ct[i / 8] ^= (uint8_t)(1 << (i % 8));
@@ -154,7 +154,7 @@ START_TEST(chunk_opened_under_other_number_or_session_fails)
     uint8_t key[32] = {1}, nonce[12], n2[12], ad[FERRY_AD_MAX],
             ad2[FERRY_AD_MAX], pt[10] = "abcdefghi", ct[26], out[10];
     size_t adl, adl2;
-    struct aead *a = aead_new(key);
+    struct aead *a = aead_new(FERRY_CIPHER_AES256GCM, key);
 
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 1, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 1, "s", ad);
@@ -185,7 +185,7 @@ static struct aead *verified_fixture(uint8_t hash[32],
 
     memset(key, 0x5c, sizeof(key));
     memset(hash, 0xa7, 32);
-    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_AES256GCM, key));
     ck_assert_int_eq(ferry_verified_seal(a, vsid, 9, 123456, hash, sealed),
                      FERRY_OK);
     return a;
@@ -251,7 +251,7 @@ START_TEST(verified_for_other_size_hash_count_or_sid_fails)
                      FERRY_ERR_INTEGRITY);
     /* Another session's key (another channel or X25519 exchange). */
     memset(key2, 0x5d, sizeof(key2));
-    a2 = aead_new(key2);
+    a2 = aead_new(FERRY_CIPHER_AES256GCM, key2);
     ck_assert_int_eq(ferry_verified_open(a2, vsid, 9, 123456, hash, sealed),
                      FERRY_ERR_INTEGRITY);
     aead_free(a2);
@@ -323,13 +323,17 @@ START_TEST(content_key_depends_on_every_input)
 {
     uint8_t sh[32] = {1}, ck[32] = {2}, k1[32], k2[32];
 
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", k1), FERRY_OK);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "b", k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k1),
+                     FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "b", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
     ck[0] = 3;
-    ck_assert_int_eq(ferry_content_key(sh, ck, "a", k2), FERRY_OK);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "a", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_OK);
     ck_assert_int_ne(memcmp(k1, k2, 32), 0);
-    ck_assert_int_eq(ferry_content_key(sh, ck, "", k2), FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(ferry_content_key(sh, ck, "", FERRY_CIPHER_AES256GCM, k2),
+                     FERRY_ERR_BAD_VALUE);
 }
 END_TEST
 
@@ -422,7 +426,8 @@ static void fanout_keys(uint8_t ck[32], uint8_t sk[3][32], uint8_t leg[2][32])
         snprintf(name, sizeof(name), "receiver-%u-x25519-shared", i);
         assert_fkat(shared, 32, name, 0);
         /* The leg key: the content key with the slot key as salt. */
-        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid, leg[i]),
+        ck_assert_int_eq(ferry_content_key(shared, sk[i], sid,
+                                           FERRY_CIPHER_AES256GCM, leg[i]),
                          FERRY_OK);
         snprintf(name, sizeof(name), "fanout-leg-key-%u", i);
         assert_fkat(leg[i], 32, name, 0);
@@ -469,8 +474,8 @@ START_TEST(fanout_key_wrap_matches_xep)
     size_t adl;
 
     fanout_keys(ck, sk, leg);
-    a0 = aead_new(leg[0]);
-    a1 = aead_new(leg[1]);
+    a0 = aead_new(FERRY_CIPHER_AES256GCM, leg[0]);
+    a1 = aead_new(FERRY_CIPHER_AES256GCM, leg[1]);
     ck_assert_ptr_nonnull(a0);
     ck_assert_ptr_nonnull(a1);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_KEY, 0, nonce);
@@ -521,9 +526,9 @@ START_TEST(fanout_session_matches_xep)
     unsigned n, i;
 
     fanout_keys(ck, sk, leg);
-    k = aead_new(tk);
-    a[0] = aead_new(leg[0]);
-    a[1] = aead_new(leg[1]);
+    k = aead_new(FERRY_CIPHER_AES256GCM, tk);
+    a[0] = aead_new(FERRY_CIPHER_AES256GCM, leg[0]);
+    a[1] = aead_new(FERRY_CIPHER_AES256GCM, leg[1]);
     ck_assert_ptr_nonnull(k);
     ck_assert_ptr_nonnull(a[0]);
     ck_assert_ptr_nonnull(a[1]);
@@ -617,6 +622,245 @@ START_TEST(fanout_session_matches_xep)
 }
 END_TEST
 
+/* ---- ChaCha20-Poly1305 (XEP "Ciphers") ---- */
+
+START_TEST(chacha20poly1305_rfc8439_aead)
+{
+    size_t pl, al, cl, tl, i;
+    uint8_t *key = kat("chacha20poly1305-rfc8439-key", NULL);
+    uint8_t *nonce = kat("chacha20poly1305-rfc8439-nonce", NULL);
+    uint8_t *aad = kat("chacha20poly1305-rfc8439-aad", &al);
+    uint8_t *pt = kat("chacha20poly1305-rfc8439-plaintext", &pl);
+    uint8_t *ct = kat("chacha20poly1305-rfc8439-ciphertext", &cl);
+    uint8_t *tag = kat("chacha20poly1305-rfc8439-tag", &tl);
+    uint8_t out[256], back[256];
+    struct aead *a;
+
+    ck_assert_uint_eq(cl, pl);
+    ck_assert_uint_eq(tl, 16);
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_CHACHA20POLY1305, key));
+    ck_assert_int_eq(aead_seal(a, nonce, aad, al, pt, pl, out), FERRY_OK);
+    ck_assert_int_eq(memcmp(out, ct, cl), 0);
+    ck_assert_int_eq(memcmp(out + cl, tag, 16), 0);
+    /* The context is reused, as for every chunk. */
+    ck_assert_int_eq(aead_open(a, nonce, aad, al, out, pl + 16, back),
+                     FERRY_OK);
+    ck_assert_int_eq(memcmp(back, pt, pl), 0);
+    ck_assert_int_eq(aead_seal(a, nonce, aad, al, pt, pl, out), FERRY_OK);
+    ck_assert_int_eq(memcmp(out + cl, tag, 16), 0);
+    for (i = 0; i < (pl + 16) * 8; i += 7) {
+        out[i / 8] ^= (uint8_t)(1u << (i % 8));
+        ck_assert_int_eq(aead_open(a, nonce, aad, al, out, pl + 16, back),
+                         FERRY_ERR_INTEGRITY);
+        out[i / 8] ^= (uint8_t)(1u << (i % 8));
+    }
+    aad[0] ^= 1;
+    ck_assert_int_eq(aead_open(a, nonce, aad, al, out, pl + 16, back),
+                     FERRY_ERR_INTEGRITY);
+    aead_free(a);
+    ck_assert_ptr_null(aead_new(2, key));
+    ck_assert_ptr_null(aead_new(-1, key));
+    free(key);
+    free(nonce);
+    free(aad);
+    free(pt);
+    free(ct);
+    free(tag);
+}
+END_TEST
+
+static uint8_t *ckat(const char *name, size_t *len)
+{
+    return kat_in("chacha-kat.txt", name, len);
+}
+
+static char *ckat_str(const char *name)
+{
+    size_t n;
+    uint8_t *p = ckat(name, &n);
+    char *s = malloc(n + 1);
+
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, p, n);
+    s[n] = '\0';
+    free(p);
+    return s;
+}
+
+static void assert_ckat(const uint8_t *p, size_t len, const char *name,
+                        size_t skip)
+{
+    size_t n;
+    uint8_t *want = ckat(name, &n);
+
+    ck_assert_uint_eq(len, n - skip);
+    ck_assert_msg(memcmp(p, want + skip, len) == 0, "%s differs", name);
+    free(want);
+}
+
+/* tests/data/chacha-kat.txt: the XEP's ChaCha20-Poly1305 vectors, computed
+ * independently by tests/xep/chacha-vectors.py. */
+START_TEST(chacha_session_matches_xep)
+{
+    uint8_t *chk = ckat("chacha-in-channel-key", NULL);
+    uint8_t *sh = ckat("chacha-in-x25519-shared", NULL);
+    uint8_t *sk0 = ckat("chacha-in-fanout-slot-key-0", NULL);
+    uint8_t *tk = ckat("chacha-in-fanout-transfer-key", NULL);
+    char *sid = ckat_str("chacha-in-sid");
+    char *fsid = ckat_str("chacha-in-fanout-sid");
+    char *msg = ckat_str("chacha-in-plaintext");
+    char *c0 = ckat_str("chacha-in-fanout-chunk-0");
+    uint8_t ck[32], aes_ck[32], leg[32], nonce[12], ad[FERRY_AD_MAX];
+    uint8_t sealed[64], endpt[40], wrapped[FERRY_KEY_WRAP_LEN], k[32];
+    uint8_t vs[FERRY_VERIFIED_SEALED_LEN], d[32];
+    struct aead *a, *l, *kk;
+    struct sha256 *tags;
+    size_t adl, ml = strlen(msg);
+
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, sid, FERRY_CIPHER_CHACHA20POLY1305, ck),
+        FERRY_OK);
+    assert_ckat(ck, 32, "chacha-content-key", 0);
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, sid, FERRY_CIPHER_AES256GCM, aes_ck),
+        FERRY_OK);
+    ck_assert_int_ne(memcmp(ck, aes_ck, 32), 0);
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_CHACHA20POLY1305, ck));
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
+    adl = ferry_ad(FERRY_KIND_DATA, 0, sid, ad);
+    ck_assert_int_eq(
+        aead_seal(a, nonce, ad, adl, (const uint8_t *)msg, ml, sealed),
+        FERRY_OK);
+    assert_ckat(sealed, ml + 16, "chacha-chunk-0-sealed", 0);
+    assert_ckat(sealed, ml + 16, "chacha-data-frame", 4 + 8);
+    ck_assert_ptr_nonnull(tags = ferry_tags_new(0));
+    ck_assert_int_eq(ferry_tags_add(tags, sealed + ml), FERRY_OK);
+    ck_assert_int_eq(sha256_final(tags, d), FERRY_OK);
+    sha256_free(tags);
+    assert_ckat(d, 32, "chacha-end-digest", 0);
+    be64_put(endpt, ml);
+    memcpy(endpt + 8, d, 32);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_END, 1, nonce);
+    adl = ferry_ad(FERRY_KIND_END, 1, sid, ad);
+    ck_assert_int_eq(aead_seal(a, nonce, ad, adl, endpt, 40, sealed), FERRY_OK);
+    assert_ckat(sealed, 56, "chacha-end-frame", 4 + 8);
+    ck_assert_int_eq(ferry_verified_seal(a, sid, 1, ml, d, vs), FERRY_OK);
+    assert_ckat(vs, sizeof(vs), "chacha-verified-frame", 4);
+    aead_free(a);
+    /* Fan-out leg 0: its leg key under the chacha label, KEY, DATA 0. */
+    ck_assert_int_eq(
+        ferry_content_key(sh, sk0, fsid, FERRY_CIPHER_CHACHA20POLY1305, leg),
+        FERRY_OK);
+    assert_ckat(leg, 32, "chacha-fanout-leg-key-0", 0);
+    ck_assert_ptr_nonnull(l = aead_new(FERRY_CIPHER_CHACHA20POLY1305, leg));
+    ck_assert_int_eq(ferry_key_wrap(l, fsid, tk, wrapped), FERRY_OK);
+    assert_ckat(wrapped, sizeof(wrapped), "chacha-fanout-key-frame-0", 4);
+    ck_assert_int_eq(ferry_key_unwrap(l, fsid, wrapped, k), FERRY_OK);
+    ck_assert_int_eq(memcmp(k, tk, 32), 0);
+    ck_assert_ptr_nonnull(kk = aead_new(FERRY_CIPHER_CHACHA20POLY1305, tk));
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
+    adl = ferry_ad(FERRY_KIND_DATA, 0, fsid, ad);
+    ck_assert_int_eq(
+        aead_seal(kk, nonce, ad, adl, (const uint8_t *)c0, strlen(c0), sealed),
+        FERRY_OK);
+    assert_ckat(sealed, strlen(c0) + 16, "chacha-fanout-data-frame-0", 4 + 8);
+    aead_free(l);
+    aead_free(kk);
+    free(chk);
+    free(sh);
+    free(sk0);
+    free(tk);
+    free(sid);
+    free(fsid);
+    free(msg);
+    free(c0);
+}
+END_TEST
+
+/* Peers told different ciphers derive different keys: whichever AEAD the
+ * receiver then runs, the chunk fails integrity, never misreads. */
+START_TEST(wrong_cipher_fails_integrity)
+{
+    uint8_t sh[32], chk[32], kc[32], ka[32], nonce[12], ad[FERRY_AD_MAX];
+    uint8_t pt[100], sealed[116], out[100];
+    struct aead *seal_c, *open_a, *open_c_under_a;
+    size_t adl;
+
+    memset(sh, 7, sizeof(sh));
+    memset(chk, 9, sizeof(chk));
+    memset(pt, 'x', sizeof(pt));
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, "s", FERRY_CIPHER_CHACHA20POLY1305, kc),
+        FERRY_OK);
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka), FERRY_OK);
+    ck_assert_int_ne(memcmp(kc, ka, 32), 0);
+    ck_assert_int_eq(ferry_content_key(sh, chk, "s", 2, ka),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(ferry_content_key(sh, chk, "s", -1, ka),
+                     FERRY_ERR_BAD_VALUE);
+    ck_assert_int_eq(
+        ferry_content_key(sh, chk, "s", FERRY_CIPHER_AES256GCM, ka), FERRY_OK);
+    seal_c = aead_new(FERRY_CIPHER_CHACHA20POLY1305, kc);
+    open_a = aead_new(FERRY_CIPHER_AES256GCM, ka);
+    open_c_under_a = aead_new(FERRY_CIPHER_AES256GCM, kc);
+    ck_assert_ptr_nonnull(seal_c);
+    ck_assert_ptr_nonnull(open_a);
+    ck_assert_ptr_nonnull(open_c_under_a);
+    ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 3, nonce);
+    adl = ferry_ad(FERRY_KIND_DATA, 3, "s", ad);
+    ck_assert_int_eq(aead_seal(seal_c, nonce, ad, adl, pt, 100, sealed),
+                     FERRY_OK);
+    ck_assert_int_eq(aead_open(open_a, nonce, ad, adl, sealed, 116, out),
+                     FERRY_ERR_INTEGRITY);
+    /* Even the right key under the other AEAD. */
+    ck_assert_int_eq(
+        aead_open(open_c_under_a, nonce, ad, adl, sealed, 116, out),
+        FERRY_ERR_INTEGRITY);
+    aead_free(seal_c);
+    aead_free(open_a);
+    aead_free(open_c_under_a);
+}
+END_TEST
+
+START_TEST(cipher_names_and_lists)
+{
+    int c[FERRY_CIPHERS];
+
+    ck_assert_str_eq(ferry_cipher_name(FERRY_CIPHER_AES256GCM), "aes-256-gcm");
+    ck_assert_str_eq(ferry_cipher_name(FERRY_CIPHER_CHACHA20POLY1305),
+                     "chacha20-poly1305");
+    ck_assert_ptr_null(ferry_cipher_name(2));
+    ck_assert_ptr_null(ferry_cipher_name(-1));
+    ck_assert_int_eq(ferry_cipher_from_name("aes-256-gcm", 11),
+                     FERRY_CIPHER_AES256GCM);
+    ck_assert_int_eq(ferry_cipher_from_name("chacha20-poly1305", 17),
+                     FERRY_CIPHER_CHACHA20POLY1305);
+    ck_assert_int_eq(ferry_cipher_from_name("aes-256-gcmx", 12), -1);
+    ck_assert_int_eq(ferry_cipher_from_name("aes-256-gc", 10), -1);
+    ck_assert_int_eq(ferry_cipher_from_name("AES-256-GCM", 11), -1);
+    ck_assert_int_eq(ferry_cipher_from_name(NULL, 0), -1);
+    /* In order; unknown names skipped; each once. */
+    ck_assert_uint_eq(ferry_cipher_list("chacha20-poly1305 aes-256-gcm", c), 2);
+    ck_assert_int_eq(c[0], FERRY_CIPHER_CHACHA20POLY1305);
+    ck_assert_int_eq(c[1], FERRY_CIPHER_AES256GCM);
+    ck_assert_uint_eq(ferry_cipher_list("  foo aes-256-gcm  aes-256-gcm "
+                                        "aegis-256 chacha20-poly1305",
+                                        c),
+                      2);
+    ck_assert_int_eq(c[0], FERRY_CIPHER_AES256GCM);
+    ck_assert_int_eq(c[1], FERRY_CIPHER_CHACHA20POLY1305);
+    ck_assert_uint_eq(ferry_cipher_list("aegis-256 foo", c), 0);
+    ck_assert_uint_eq(ferry_cipher_list("", c), 0);
+    ck_assert_uint_eq(ferry_cipher_list("   ", c), 0);
+    ck_assert_uint_eq(ferry_cipher_list(NULL, c), 0);
+    ck_assert_uint_eq(ferry_cipher_list("chacha20-poly1305", c), 1);
+    ck_assert_int_eq(c[0], FERRY_CIPHER_CHACHA20POLY1305);
+    /* Whatever this CPU has, the answer is a boolean. */
+    ck_assert_int_eq(ferry_cpu_has_aes() & ~1, 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("crypto");
@@ -641,6 +885,10 @@ static Suite *suite(void)
     tcase_add_test(tc, fanout_slot_and_leg_keys_match_xep);
     tcase_add_test(tc, fanout_key_wrap_matches_xep);
     tcase_add_test(tc, fanout_session_matches_xep);
+    tcase_add_test(tc, chacha20poly1305_rfc8439_aead);
+    tcase_add_test(tc, chacha_session_matches_xep);
+    tcase_add_test(tc, wrong_cipher_fails_integrity);
+    tcase_add_test(tc, cipher_names_and_lists);
     suite_add_tcase(s, tc);
     return s;
 }

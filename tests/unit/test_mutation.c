@@ -140,7 +140,7 @@ START_TEST(every_mutation_of_a_sealed_verified_frame_is_refused)
 
     memset(key, 0x21, sizeof(key));
     memset(hash, 0x9e, sizeof(hash));
-    ck_assert_ptr_nonnull(a = aead_new(key));
+    ck_assert_ptr_nonnull(a = aead_new(FERRY_CIPHER_AES256GCM, key));
     ck_assert_int_eq(ferry_verified_seal(a, "sid-m", 7, 7000, hash, vs),
                      FERRY_OK);
     ck_assert_int_eq(frame_put_verified(b, vs), FERRY_OK);

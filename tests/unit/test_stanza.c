@@ -202,6 +202,87 @@ START_TEST(channel_expiry_must_match_the_id)
 }
 END_TEST
 
+/* XEP "Ciphers": the offer's list, the accept's and the channel's choice;
+ * absent means aes-256-gcm (0.5 peers), unknown names are skipped. */
+START_TEST(ciphers_in_offer_accept_and_channel)
+{
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(ctx, OFFER), *b;
+    struct ferry_offer o;
+    struct ferry_accept a, a2;
+    struct ferry_channel c, c2;
+    const char *bad;
+
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_OK);
+    ck_assert_uint_eq(o.nciphers, 1);
+    ck_assert_int_eq(o.ciphers[0], FERRY_CIPHER_AES256GCM);
+    xmpp_stanza_set_attribute(s, "ciphers",
+                              "aegis-256 chacha20-poly1305 aes-256-gcm");
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_OK);
+    ck_assert_uint_eq(o.nciphers, 2);
+    ck_assert_int_eq(o.ciphers[0], FERRY_CIPHER_CHACHA20POLY1305);
+    ck_assert_int_eq(o.ciphers[1], FERRY_CIPHER_AES256GCM);
+    b = ferry_offer_build(ctx, &o);
+    ck_assert_str_eq(xmpp_stanza_get_attribute(b, "ciphers"),
+                     "chacha20-poly1305 aes-256-gcm");
+    xmpp_stanza_release(b);
+    /* None known here: parses, for the receiver to decline. */
+    xmpp_stanza_set_attribute(s, "ciphers", "aegis-256");
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_OK);
+    ck_assert_uint_eq(o.nciphers, 0);
+    xmpp_stanza_set_attribute(s, "ciphers", "");
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "ciphers");
+    xmpp_stanza_set_attribute(s, "ciphers", "aes-256-gcm\x01");
+    ck_assert_int_eq(ferry_offer_parse(s, &o, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "ciphers");
+    xmpp_stanza_release(s);
+
+    memset(&a, 0, sizeof(a));
+    strcpy(a.sid, "s1");
+    a.key[0] = 9;
+    a.cipher = FERRY_CIPHER_CHACHA20POLY1305;
+    b = ferry_accept_build(ctx, &a);
+    ck_assert_str_eq(xmpp_stanza_get_attribute(b, "cipher"),
+                     "chacha20-poly1305");
+    ck_assert_int_eq(ferry_accept_parse(b, &a2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&a, &a2, sizeof(a)), 0);
+    xmpp_stanza_set_attribute(b, "cipher", "aegis-256");
+    ck_assert_int_eq(ferry_accept_parse(b, &a2, &bad), FERRY_OK);
+    ck_assert_int_eq(a2.cipher, -1);
+    xmpp_stanza_set_attribute(b, "cipher", "aes-256-gcm chacha20-poly1305");
+    ck_assert_int_eq(ferry_accept_parse(b, &a2, &bad), FERRY_ERR_BAD_REQUEST);
+    ck_assert_str_eq(bad, "cipher");
+    xmpp_stanza_del_attribute(b, "cipher");
+    ck_assert_int_eq(ferry_accept_parse(b, &a2, &bad), FERRY_OK);
+    ck_assert_int_eq(a2.cipher, FERRY_CIPHER_AES256GCM);
+    xmpp_stanza_release(b);
+
+    memset(&c, 0, sizeof(c));
+    strcpy(c.sid, "s1");
+    c.id[1] = 2; /* two slots */
+    c.id[4 + 7] = 100;
+    strcpy(c.host, "relay.example");
+    c.port = 5290;
+    c.expires = 100;
+    c.slots = 2;
+    c.has_slot = 1;
+    c.slot = 1;
+    b = ferry_channel_build(ctx, &c);
+    ck_assert_ptr_null(xmpp_stanza_get_attribute(b, "cipher"));
+    xmpp_stanza_release(b);
+    c.cipher = FERRY_CIPHER_CHACHA20POLY1305;
+    b = ferry_channel_build(ctx, &c);
+    ck_assert_str_eq(xmpp_stanza_get_attribute(b, "cipher"),
+                     "chacha20-poly1305");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_OK);
+    ck_assert_int_eq(memcmp(&c, &c2, sizeof(c)), 0);
+    xmpp_stanza_set_attribute(b, "cipher", "rot13");
+    ck_assert_int_eq(ferry_channel_parse(b, &c2, &bad), FERRY_OK);
+    ck_assert_int_eq(c2.cipher, -1);
+    xmpp_stanza_release(b);
+}
+END_TEST
+
 START_TEST(request_validation)
 {
     xmpp_stanza_t *s = xmpp_stanza_new_from_string(
@@ -447,6 +528,7 @@ static Suite *suite(void)
     tcase_add_test(tc, every_bad_offer_attribute_is_named);
     tcase_add_test(tc, missing_offer_attributes_are_named);
     tcase_add_test(tc, channel_expiry_must_match_the_id);
+    tcase_add_test(tc, ciphers_in_offer_accept_and_channel);
     tcase_add_test(tc, request_validation);
     tcase_add_test(tc, offer_without_size_is_a_stream);
     tcase_add_test(tc, jid_and_time_helpers);

@@ -105,6 +105,14 @@ check
 diff -u "$tmp/code-vectors" "$tmp/xep-vectors" >"$tmp/d" ||
     fail "appendix test vectors differ from common/: $(cat "$tmp/d")"
 
+# The ChaCha20-Poly1305 block and tests/data/chacha-kat.txt against an
+# independent computation (python3-cryptography), when it is installed.
+if /usr/bin/python3 -c 'import cryptography' 2>/dev/null; then
+    check
+    /usr/bin/python3 "$src/tests/xep/chacha-vectors.py" --check >"$tmp/d" ||
+        fail "ChaCha20-Poly1305 vectors: $(cat "$tmp/d")"
+fi
+
 echo "xep: $n examples, $validated Ferry elements validated against the schema"
 echo "xep: $((checks - fails)) passed, $fails failed"
 [ "$fails" -eq 0 ]

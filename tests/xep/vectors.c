@@ -65,10 +65,10 @@ static int stream_vectors(const uint8_t shared[32], const uint8_t key[32],
     size_t adl, len;
     int bad = 0;
 
-    bad |= ferry_content_key(shared, key, sid, ck);
+    bad |= ferry_content_key(shared, key, sid, FERRY_CIPHER_AES256GCM, ck);
     printf("stream-sid: %s\n", sid);
     show("stream-content-key", ck, 32);
-    a = aead_new(ck);
+    a = aead_new(FERRY_CIPHER_AES256GCM, ck);
     for (n = 0; n < 2; n++) {
         len = strlen(chunks[n]);
         ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, n, nonce);
@@ -114,10 +114,10 @@ static int resume_vectors(const uint8_t shared[32], const uint8_t key[32],
     struct aead *a;
     int bad = 0;
 
-    bad |= ferry_content_key(shared, key, sid, ck);
+    bad |= ferry_content_key(shared, key, sid, FERRY_CIPHER_AES256GCM, ck);
     printf("resume-sid: %s\n", sid);
     show("resume-content-key", ck, 32);
-    a = aead_new(ck);
+    a = aead_new(FERRY_CIPHER_AES256GCM, ck);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 1, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 1, sid, ad);
     bad |= aead_seal(a, nonce, ad, adl, (const uint8_t *)msg, len, sealed);
@@ -175,7 +175,7 @@ int main(void)
     bad |= chan_key((const uint8_t *)secret, 32, id, key);
     bad |= chan_proof(key, ch, ROLE_SENDER, id, proof);
     bad |= ferry_x25519(a_priv, b_pub, shared);
-    bad |= ferry_content_key(shared, key, sid, ck);
+    bad |= ferry_content_key(shared, key, sid, FERRY_CIPHER_AES256GCM, ck);
     show("shared-secret", (const uint8_t *)secret, 32);
     show("channel-id", id, 32);
     show("channel-key", key, 32);
@@ -189,7 +189,7 @@ int main(void)
     printf("sid: %s\n", sid);
     show("content-key", ck, 32);
 
-    a = aead_new(ck);
+    a = aead_new(FERRY_CIPHER_AES256GCM, ck);
     ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
     adl = ferry_ad(FERRY_KIND_DATA, 0, sid, ad);
     bad |=
