@@ -459,20 +459,23 @@ void ferry_crypto_warm(void)
     uint8_t a[32], pa[32], b[32], pb[32], shared[32], key[32], blk[16 + 16];
     uint8_t nonce[12];
     struct aead *x;
+    int c;
 
     /* Each primitive once: OpenSSL builds its algorithm tables on first
      * use (about 3 ms for X25519 here), the rest is cheap. Results are
      * thrown away. */
     if (ferry_x25519_keygen(a, pa) == FERRY_OK &&
         ferry_x25519_keygen(b, pb) == FERRY_OK &&
-        ferry_x25519(a, pb, shared) == FERRY_OK &&
-        ferry_content_key(shared, zero, "warm", key) == FERRY_OK &&
-        (x = aead_new(key)) != NULL) {
-        memset(blk, 0, sizeof(blk));
-        ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
-        (void)aead_seal(x, nonce, NULL, 0, blk, 16, blk);
-        aead_free(x);
-    }
+        ferry_x25519(a, pb, shared) == FERRY_OK)
+        for (c = 0; c < FERRY_CIPHERS; c++) {
+            if (ferry_content_key(shared, zero, "warm", c, key) != FERRY_OK ||
+                (x = aead_new(c, key)) == NULL)
+                continue;
+            memset(blk, 0, sizeof(blk));
+            ferry_nonce(FERRY_DIR_TO_RECEIVER, FERRY_KIND_DATA, 0, nonce);
+            (void)aead_seal(x, nonce, NULL, 0, blk, 16, blk);
+            aead_free(x);
+        }
     ferry_wipe(a, sizeof(a));
     ferry_wipe(b, sizeof(b));
     ferry_wipe(shared, sizeof(shared));
