@@ -66,7 +66,14 @@ struct tls_cache {
     GMutex lock;
     SSL_CTX *c;
     char *ca;
+    /* "host port" -> the last session ticket that relay gave (TLS session
+     * resumption: the next connection to it skips the certificate chain
+     * and its verification); each is used once, then replaced by the
+     * tickets of the connection that used it. */
+    GHashTable *sessions;
 };
+
+#define TLS_SESSIONS_MAX 32 /* relays remembered per context */
 
 struct tls_cache *tls_cache_new(const char *ca_file)
 {
@@ -75,6 +82,8 @@ struct tls_cache *tls_cache_new(const char *ca_file)
     tc->refs = 1;
     g_mutex_init(&tc->lock);
     tc->ca = g_strdup(ca_file);
+    tc->sessions = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                         (GDestroyNotify)SSL_SESSION_free);
     return tc;
 }
 
@@ -89,9 +98,49 @@ void tls_cache_unref(struct tls_cache *tc)
     if (tc == NULL || !g_atomic_int_dec_and_test(&tc->refs))
         return;
     SSL_CTX_free(tc->c);
+    g_hash_table_destroy(tc->sessions);
     g_mutex_clear(&tc->lock);
     g_free(tc->ca);
     g_free(tc);
+}
+
+static char *session_key(const ferry_transfer_t *t)
+{
+    return g_strdup_printf("%s %u", t->ch.host, (unsigned)t->ch.port);
+}
+
+/* OpenSSL hands over each session (a TLS 1.3 ticket arrives after the
+ * handshake, in a read): keep the newest per relay. Returns 1: the
+ * session is ours now. */
+static int on_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    ferry_transfer_t *t = SSL_get_app_data(ssl);
+    struct tls_cache *tc = t != NULL ? t->tls_cache : NULL;
+
+    if (tc == NULL || !SSL_SESSION_is_resumable(sess))
+        return 0;
+    g_mutex_lock(&tc->lock);
+    if (g_hash_table_size(tc->sessions) >= TLS_SESSIONS_MAX)
+        g_hash_table_remove_all(tc->sessions);
+    g_hash_table_replace(tc->sessions, session_key(t), sess);
+    g_mutex_unlock(&tc->lock);
+    return 1;
+}
+
+/* The session to resume with this transfer's relay, taken out of the
+ * cache (a ticket is used once), or NULL. */
+static SSL_SESSION *tls_cache_take(struct tls_cache *tc,
+                                   const ferry_transfer_t *t)
+{
+    char *key = session_key(t);
+    gpointer k = NULL, v = NULL;
+
+    g_mutex_lock(&tc->lock);
+    if (g_hash_table_steal_extended(tc->sessions, key, &k, &v))
+        g_free(k);
+    g_mutex_unlock(&tc->lock);
+    g_free(key);
+    return v;
 }
 
 /* A reference to the context (made on first use), or NULL. */
@@ -105,6 +154,9 @@ static SSL_CTX *tls_cache_get(struct tls_cache *tc)
         SSL_CTX_set_mode(c, SSL_MODE_ENABLE_PARTIAL_WRITE |
                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
         SSL_CTX_set_verify(c, SSL_VERIFY_PEER, NULL);
+        SSL_CTX_set_session_cache_mode(c, SSL_SESS_CACHE_CLIENT |
+                                              SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c, on_new_session);
         if (SSL_CTX_set_default_verify_paths(c) != 1 ||
             (tc->ca != NULL &&
              SSL_CTX_load_verify_locations(c, tc->ca, NULL) != 1))
@@ -130,6 +182,7 @@ struct resolver {
     int err;
     struct tls_cache *tc; /* a TLS channel's: its context is made here */
     SSL_CTX *ssl_ctx;
+    GThread *th; /* the loop's handle: joined once the byte came */
 };
 
 static void resolver_unref(struct resolver *r)
@@ -186,7 +239,7 @@ static int resolver_start(ferry_transfer_t *t)
         resolver_unref(r);
         return FERRY_ERR_IO;
     }
-    g_thread_unref(th);
+    r->th = th;
     t->res = r;
     return FERRY_OK;
 }
@@ -256,11 +309,20 @@ static int try_next(ferry_transfer_t *t)
 
 static int tls_setup(ferry_transfer_t *t)
 {
+    SSL_SESSION *resume;
+
     if ((t->ssl = SSL_new(t->tls)) == NULL ||
         SSL_set_fd(t->ssl, t->sock) != 1 ||
         SSL_set_tlsext_host_name(t->ssl, t->ch.host) != 1 ||
-        SSL_set1_host(t->ssl, t->ch.host) != 1)
+        SSL_set1_host(t->ssl, t->ch.host) != 1 ||
+        SSL_set_app_data(t->ssl, t) != 1)
         return FERRY_ERR_CRYPTO;
+    /* Sessions are kept per relay name and port, whose certificate they
+     * verified; a stale one only costs a full handshake. */
+    if (t->tls_cache != NULL && (resume = tls_cache_take(t->tls_cache, t))) {
+        (void)SSL_set_session(t->ssl, resume);
+        SSL_SESSION_free(resume);
+    }
     t->ds = D_TLS;
     return FERRY_OK;
 }
@@ -274,6 +336,12 @@ int conn_step(ferry_transfer_t *t, const char **why)
     if (t->ds == D_RESOLVING) {
         if (read(t->res->pipe[0], &byte, 1) != 1)
             return FERRY_ERR_NEED_MORE;
+        /* The thread has written its byte and only lets go of its share
+         * now: wait for that, so the last of the OpenSSL objects is freed
+         * here and never on a thread that outlives the transfer (one that
+         * ran into the process's exit crashed in OpenSSL's cleanup). */
+        g_thread_join(t->res->th);
+        t->res->th = NULL;
         if (t->res->err != 0 || t->res->res == NULL) {
             *why = "relay-unresolved";
             return FERRY_ERR_IO;
@@ -371,6 +439,12 @@ void conn_close(ferry_transfer_t *t)
         nosig_end(&ns);
     }
     drop_socket(t);
+    /* Still resolving: the thread finishes on its own, and frees what it
+     * holds if it is the last. */
+    if (t->res != NULL && t->res->th != NULL) {
+        g_thread_unref(t->res->th);
+        t->res->th = NULL;
+    }
     resolver_unref(t->res);
     t->res = NULL;
     if (t->ai != NULL)

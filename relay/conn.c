@@ -9,6 +9,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/ssl.h>
+
 #include "err.h"
 #include "frame.h"
 #include "log.h"
@@ -453,6 +455,9 @@ static void conn_io(struct loop *l, int fd, void *ud, int mask)
             loop_mask(r->loop, fd, c->c_tls_want_write ? LOOP_WRITE : 0,
                       c->c_tls_want_write ? 0 : LOOP_WRITE);
         } else {
+            log_debug("conn=%llu tls ready resumed=%d",
+                      (unsigned long long)c->c_id,
+                      SSL_session_reused(c->c_ssl));
             loop_mask(r->loop, fd, 0, LOOP_WRITE);
             handshake_start(r, c);
         }

@@ -695,7 +695,6 @@ static int parse_args(int argc, char **argv)
         if (targets == NULL)
             targets = g_array_new(FALSE, TRUE, sizeof(struct target));
         if (!have_to) {
-            targets = g_array_new(FALSE, TRUE, sizeof(struct target));
             g_array_append_val(targets,
                                ((struct target){argv[optind++], NULL}));
         }
