@@ -183,6 +183,14 @@ struct resolver {
     struct tls_cache *tc; /* a TLS channel's: its context is made here */
     SSL_CTX *ssl_ctx;
     GThread *th; /* the loop's handle: joined once the byte came */
+    /* A transfer that ends while its lookup runs lets the thread go on
+     * alone, and the process may then exit: the thread must not be inside
+     * OpenSSL by then (its exit-time cleanup frees what OpenSSL calls
+     * use). So OpenSSL work on the thread happens under `lock`, only
+     * while the loop still wants it, and the loop waits for it to end. */
+    GMutex lock;
+    GCond done;
+    int in_openssl, abandoned;
 };
 
 static void resolver_unref(struct resolver *r)
@@ -191,11 +199,36 @@ static void resolver_unref(struct resolver *r)
         return;
     if (r->res != NULL)
         freeaddrinfo(r->res);
-    SSL_CTX_free(r->ssl_ctx);
+    SSL_CTX_free(r->ssl_ctx); /* NULL unless the loop's thread is here */
     tls_cache_unref(r->tc);
     close(r->pipe[0]);
     close(r->pipe[1]);
+    g_mutex_clear(&r->lock);
+    g_cond_clear(&r->done);
     free(r);
+}
+
+/* The loop gives up a lookup still running: waits for the thread's OpenSSL
+ * work to end, then takes what OpenSSL objects it holds, so that the thread
+ * has none left to free. */
+static void resolver_abandon(struct resolver *r)
+{
+    SSL_CTX *c;
+    struct tls_cache *tc;
+
+    g_mutex_lock(&r->lock);
+    r->abandoned = 1;
+    while (r->in_openssl)
+        g_cond_wait(&r->done, &r->lock);
+    c = r->ssl_ctx;
+    tc = r->tc;
+    r->ssl_ctx = NULL;
+    r->tc = NULL;
+    g_mutex_unlock(&r->lock);
+    SSL_CTX_free(c);
+    tls_cache_unref(tc);
+    g_thread_unref(r->th);
+    r->th = NULL;
 }
 
 static gpointer resolve_thread(gpointer p)
@@ -207,8 +240,17 @@ static gpointer resolve_thread(gpointer p)
     memset(&hints, 0, sizeof(hints));
     hints.ai_socktype = SOCK_STREAM;
     r->err = getaddrinfo(r->host, r->port, &hints, &r->res);
-    if (r->tc != NULL)
-        r->ssl_ctx = tls_cache_get(r->tc);
+    g_mutex_lock(&r->lock);
+    r->in_openssl = r->tc != NULL && !r->abandoned;
+    g_mutex_unlock(&r->lock);
+    if (r->in_openssl) {
+        SSL_CTX *c = tls_cache_get(r->tc);
+        g_mutex_lock(&r->lock);
+        r->ssl_ctx = c;
+        r->in_openssl = 0;
+        g_cond_signal(&r->done);
+        g_mutex_unlock(&r->lock);
+    }
     /* The pipe is the memory barrier: the loop reads res after the byte. */
     if (write(r->pipe[1], &one, 1) < 0) {
         /* nothing to do: the loop's deadline ends the wait */
@@ -228,6 +270,8 @@ static int resolver_start(ferry_transfer_t *t)
         free(r);
         return FERRY_ERR_IO;
     }
+    g_mutex_init(&r->lock);
+    g_cond_init(&r->done);
     g_strlcpy(r->host, t->ch.host, sizeof(r->host));
     snprintf(r->port, sizeof(r->port), "%u", t->ch.port);
     if (t->ch.tls)
@@ -439,12 +483,10 @@ void conn_close(ferry_transfer_t *t)
         nosig_end(&ns);
     }
     drop_socket(t);
-    /* Still resolving: the thread finishes on its own, and frees what it
-     * holds if it is the last. */
-    if (t->res != NULL && t->res->th != NULL) {
-        g_thread_unref(t->res->th);
-        t->res->th = NULL;
-    }
+    /* Still resolving: the thread finishes on its own, and frees what is
+     * left if it is the last (no OpenSSL object: resolver_abandon). */
+    if (t->res != NULL && t->res->th != NULL)
+        resolver_abandon(t->res);
     resolver_unref(t->res);
     t->res = NULL;
     if (t->ai != NULL)
