@@ -1,5 +1,6 @@
 /* libferry: the context. Stanzas in and out, settings, and the host-driven
  * loop (ferry_fds / ferry_process) in both modes. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,13 @@ static void warm_join(void)
         g_thread_join(th);
 }
 
+/* A child of fork() has no such thread: joining its handle would wait for
+ * ever. (The lock is left alone: the child has one thread.) */
+static void warm_forget(void)
+{
+    warm_th = NULL;
+}
+
 ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
                            void *userdata)
 {
@@ -126,7 +134,8 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
      * path from an offer to its accept (bench/first-byte): pay it now, on
      * another core, while the host logs in. Once per process. */
     if (g_atomic_int_compare_and_exchange(&warmed, 0, 1) &&
-        OPENSSL_init_crypto(0, NULL) == 1 && atexit(warm_join) == 0) {
+        OPENSSL_init_crypto(0, NULL) == 1 && atexit(warm_join) == 0 &&
+        pthread_atfork(NULL, NULL, warm_forget) == 0) {
         G_LOCK(warm);
         warm_th = g_thread_try_new("ferry-warm", warm_thread, NULL, NULL);
         G_UNLOCK(warm);
