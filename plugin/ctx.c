@@ -1,5 +1,6 @@
 /* libferry: the context. Stanzas in and out, settings, and the host-driven
  * loop (ferry_fds / ferry_process) in both modes. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,34 @@ static gpointer warm_thread(gpointer unused)
     return NULL;
 }
 
+/* The thread of ferry_crypto_warm(), once per process. It must not be
+ * inside OpenSSL when the process exits: OpenSSL's exit-time cleanup frees
+ * what it uses (a program that exited right after ferry_ctx_new(), as the
+ * CLI does on a bad --cipher, crashed in one run of seven). So it is
+ * joined by whichever context is freed first, or at exit before OpenSSL's
+ * own cleanup (atexit handlers run last registered first). */
+G_LOCK_DEFINE_STATIC(warm);
+static GThread *warm_th;
+
+static void warm_join(void)
+{
+    GThread *th;
+
+    G_LOCK(warm);
+    th = warm_th;
+    warm_th = NULL;
+    G_UNLOCK(warm);
+    if (th != NULL)
+        g_thread_join(th);
+}
+
+/* A child of fork() has no such thread: joining its handle would wait for
+ * ever. (The lock is left alone: the child has one thread.) */
+static void warm_forget(void)
+{
+    warm_th = NULL;
+}
+
 ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
                            void *userdata)
 {
@@ -104,8 +133,13 @@ ferry_ctx_t *ferry_ctx_new(xmpp_ctx_t *xctx, const ferry_callbacks_t *cb,
     /* OpenSSL's first X25519 and HKDF cost ~3 ms, which would land on the
      * path from an offer to its accept (bench/first-byte): pay it now, on
      * another core, while the host logs in. Once per process. */
-    if (g_atomic_int_compare_and_exchange(&warmed, 0, 1))
-        ctx->warm = g_thread_try_new("ferry-warm", warm_thread, NULL, NULL);
+    if (g_atomic_int_compare_and_exchange(&warmed, 0, 1) &&
+        OPENSSL_init_crypto(0, NULL) == 1 && atexit(warm_join) == 0 &&
+        pthread_atfork(NULL, NULL, warm_forget) == 0) {
+        G_LOCK(warm);
+        warm_th = g_thread_try_new("ferry-warm", warm_thread, NULL, NULL);
+        G_UNLOCK(warm);
+    }
     return ctx;
 }
 
@@ -125,8 +159,7 @@ static void reap(ferry_ctx_t *ctx)
 
 static void ctx_destroy(ferry_ctx_t *ctx)
 {
-    if (ctx->warm != NULL)
-        g_thread_join(ctx->warm);
+    warm_join();
     ferry_strophe_detach(ctx);
     g_hash_table_destroy(ctx->iqs);
     g_free(ctx->jid);

@@ -117,7 +117,6 @@ struct ahead;
 struct ferry_ctx {
     xmpp_ctx_t *x;
     int own_x; /* x was made here */
-    GThread *warm; /* ferry_crypto_warm() running, joined when freed */
     ferry_callbacks_t cb;
     void *ud;
     ferry_mode_t mode;

@@ -104,6 +104,19 @@ online nc $b || fail "nc: the receiver never came online"
 check "no cipher in common: sender exits 65 (declined)" [ $? -eq 65 ]
 kill $b 2>/dev/null
 wait $b
+# A bad --cipher exits right after the context is made, while libferry's
+# ferry_crypto_warm() thread may still be inside OpenSSL: that exit must
+# not crash in OpenSSL's exit-time cleanup (it did in one run of seven).
+bad_cipher_exits() {
+    local i rc
+    for i in $(seq 1 150); do
+        FERRY_PASSWORD=x "$FERRY" send --jid alice@localhost/cli \
+            --cipher bogus bob@localhost "$T/one.bin" 2>/dev/null
+        rc=$?
+        [ $rc -eq 64 ] || { echo "run $i: exit $rc"; return 1; }
+    done
+}
+check "a bad --cipher exits 64, never on a signal (150 runs)" bad_cipher_exits
 
 # A second file of the same name never replaces the first.
 ferry_cli bob recv --dir "$T/in" --accept-from alice@localhost --timeout 30 \
