@@ -134,7 +134,8 @@ tc0=$(date +%s%N)
 wait $A
 ar=$?
 tc1=$(date +%s%N)
-check "link cut: alice exits 66 (peer gone)" [ $ar -eq 66 ]
+[ $ar -eq 66 ] || { echo "[netns] alice exited $ar; her log ends:"; tail -8 "$T/alice2.log"; } >&2
+check "link cut: alice exits 66 (peer gone): $ar" [ $ar -eq 66 ]
 check "link cut: detected within the 5 s idle timeout (+2 s) ($(( (tc1 - tc0) / 1000000 )) ms)" \
     [ $(( (tc1 - tc0) / 1000000 )) -lt 7500 ]
 grep -q "reason=idle-timeout" "$T/alice2.log"
