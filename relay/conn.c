@@ -556,6 +556,11 @@ void conn_sweep(struct relay *r, long long now)
                 if (peer &&
                     now - peer->c_last_io <= r->conf.idle_timeout * 1000)
                     break; /* the other direction is alive */
+                /* Both idle past the limit: the one idle longer timed out
+                 * first and gets ERROR, its peer PEER_GONE (XEP "Relay
+                 * limits"), whichever the sweep meets first. */
+                if (peer && peer->c_last_io < c->c_last_io)
+                    c = peer;
                 conn_fail(r, c, FERRY_ERR_IDLE_TIMEOUT, "idle too long");
             }
             break;
